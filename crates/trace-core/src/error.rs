@@ -1,0 +1,163 @@
+//! Errors, each scoped to the operation that failed.
+
+use std::fmt;
+
+use crate::export::ExportReport;
+
+/// A configuration value that does not fit, or a source that could not be read.
+///
+/// The message names the key, where the value came from (default, file, environment
+/// variable) and what is allowed, for example:
+///
+/// ```text
+/// invalid tracing config: `sample_rate` = 1.5 (from environment variable OTEL_TRACES_SAMPLER_ARG): expected a number from 0.0 to 1.0
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    key: String,
+    source: String,
+    value: Option<String>,
+    expected: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        key: impl Into<String>,
+        source: impl Into<String>,
+        value: Option<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            source: source.into(),
+            value,
+            expected: expected.into(),
+        }
+    }
+
+    /// The configuration key, such as `sample_rate` or `batch.max_queue_size`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Where the value came from, such as `environment variable OTEL_TRACES_SAMPLER_ARG`
+    /// or `file /etc/app/tracing.yaml`.
+    pub fn source_name(&self) -> &str {
+        &self.source
+    }
+
+    /// What the key allows.
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid tracing config: `{}`", self.key)?;
+        if let Some(value) = &self.value {
+            write!(f, " = {value}")?;
+        }
+        write!(f, " (from {}): {}", self.source, self.expected)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Tracing could not be started; nothing was installed.
+#[derive(Debug)]
+pub struct InitError {
+    kind: InitErrorKind,
+}
+
+#[derive(Debug)]
+enum InitErrorKind {
+    Config(ConfigError),
+    Exporter { what: &'static str, detail: String },
+}
+
+impl InitError {
+    pub(crate) fn exporter(what: &'static str, detail: impl fmt::Display) -> Self {
+        Self {
+            kind: InitErrorKind::Exporter {
+                what,
+                detail: detail.to_string(),
+            },
+        }
+    }
+
+    /// The configuration error behind this failure, if that was the cause.
+    pub fn config_error(&self) -> Option<&ConfigError> {
+        match &self.kind {
+            InitErrorKind::Config(error) => Some(error),
+            InitErrorKind::Exporter { .. } => None,
+        }
+    }
+}
+
+impl From<ConfigError> for InitError {
+    fn from(error: ConfigError) -> Self {
+        Self {
+            kind: InitErrorKind::Config(error),
+        }
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            InitErrorKind::Config(error) => write!(f, "tracing not started: {error}"),
+            InitErrorKind::Exporter { what, detail } => {
+                write!(f, "tracing not started: cannot build the {what}: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            InitErrorKind::Config(error) => Some(error),
+            InitErrorKind::Exporter { .. } => None,
+        }
+    }
+}
+
+/// Flushing or shutting down did not complete cleanly (for example the collector is
+/// down or did not answer in time).
+///
+/// [`report`](Self::report) counts what was exported and what was lost.
+#[derive(Debug, Clone)]
+pub struct ShutdownError {
+    message: String,
+    report: ExportReport,
+}
+
+impl ShutdownError {
+    pub(crate) fn new(message: impl Into<String>, report: ExportReport) -> Self {
+        Self {
+            message: message.into(),
+            report,
+        }
+    }
+
+    /// Span counts at the time of the failure.
+    pub fn report(&self) -> ExportReport {
+        self.report
+    }
+}
+
+impl fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "tracing {}; {} of {} spans exported, {} lost",
+            self.message,
+            self.report.exported,
+            self.report.ended,
+            self.report.lost()
+        )
+    }
+}
+
+impl std::error::Error for ShutdownError {}

@@ -1,0 +1,12 @@
+//! Span exporters: OTLP to a collector, and local ones that need no collector.
+
+mod console;
+mod counting;
+mod json_lines;
+mod otlp;
+
+pub use console::{ConsoleTarget, ConsoleTreeExporter};
+pub use counting::ExportReport;
+pub(crate) use counting::{Counters, CountingExporter, CountingProcessor};
+pub use json_lines::JsonLinesExporter;
+pub(crate) use otlp::build_otlp_exporter;

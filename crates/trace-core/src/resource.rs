@@ -1,0 +1,73 @@
+//! The resource that describes this service on every exported span.
+
+use std::collections::BTreeMap;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use opentelemetry_semantic_conventions::resource::{
+    DEPLOYMENT_ENVIRONMENT_NAME, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE,
+    SERVICE_VERSION,
+};
+
+use crate::Config;
+
+/// Builds the resource: `resource_attributes` (incl. `OTEL_RESOURCE_ATTRIBUTES`), then
+/// the explicit service keys on top, then the `telemetry.sdk.*` attributes.
+pub(crate) fn build(config: &Config) -> Resource {
+    let mut attributes: BTreeMap<String, String> = config.resource_attributes.clone();
+    let explicit = [
+        (SERVICE_NAME, &config.service_name),
+        (SERVICE_VERSION, &config.service_version),
+        (SERVICE_NAMESPACE, &config.service_namespace),
+        (SERVICE_INSTANCE_ID, &config.service_instance_id),
+        (DEPLOYMENT_ENVIRONMENT_NAME, &config.environment),
+    ];
+    for (key, value) in explicit {
+        if let Some(value) = value {
+            attributes.insert(key.to_owned(), value.clone());
+        }
+    }
+    attributes
+        .entry(SERVICE_NAME.to_owned())
+        .or_insert_with(default_service_name);
+    attributes
+        .entry(SERVICE_INSTANCE_ID.to_owned())
+        .or_insert_with(random_instance_id);
+    Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(
+            attributes
+                .into_iter()
+                .map(|(key, value)| KeyValue::new(key, value)),
+        )
+        .build()
+}
+
+/// `unknown_service:<executable>`, as the OpenTelemetry specification asks.
+fn default_service_name() -> String {
+    let executable = std::env::current_exe()
+        .ok()
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    match executable {
+        Some(name) => format!("unknown_service:{name}"),
+        None => "unknown_service".to_owned(),
+    }
+}
+
+/// A random version-4 UUID, the recommended form of `service.instance.id`.
+fn random_instance_id() -> String {
+    let mut bytes = RandomIdGenerator::default().new_trace_id().to_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

@@ -1,0 +1,239 @@
+//! Config: layering of defaults, file, prefixed variables and `OTEL_*`, and the errors
+//! a bad value gives.
+
+use std::io::Write as _;
+
+use trace_core::config::{Compression, ExporterKind, Protocol, SamplerKind};
+use trace_core::propagation::PropagatorKind;
+use trace_core::{Config, ConfigLoader};
+
+fn yaml_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn defaults_export_http_protobuf_to_localhost_and_sample_everything() {
+    let config = ConfigLoader::new()
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap();
+    assert_eq!(config, Config::default());
+    assert_eq!(config.protocol, Protocol::HttpProtobuf);
+    assert_eq!(
+        config.resolved_traces_endpoint(),
+        "http://localhost:4318/v1/traces"
+    );
+    assert_eq!(config.sampler, SamplerKind::ParentBasedTraceIdRatio);
+    assert_eq!(config.sample_rate, 1.0);
+    assert_eq!(
+        config.propagators,
+        vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]
+    );
+}
+
+#[test]
+fn file_then_prefixed_env_then_otel_variables_win_in_that_order() {
+    let file = yaml_file(
+        "service_name: from-file\n\
+         service_version: 1.0.0\n\
+         sample_rate: 0.1\n\
+         endpoint: http://file-collector:4318\n\
+         headers: { x-tenant: file }\n\
+         batch: { max_queue_size: 100, max_export_batch_size: 10 }\n",
+    );
+    let config = ConfigLoader::new()
+        .file(file.path())
+        .env_vars([
+            ("APP_TRACING_SERVICE_NAME", "from-prefixed-env"),
+            ("APP_TRACING_SAMPLE_RATE", "0.2"),
+            ("APP_TRACING_BATCH__MAX_QUEUE_SIZE", "200"),
+            ("OTEL_SERVICE_NAME", "from-otel"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("from-otel"));
+    assert_eq!(config.service_version.as_deref(), Some("1.0.0"));
+    assert_eq!(config.sample_rate, 0.2);
+    assert_eq!(config.batch.max_queue_size, 200);
+    assert_eq!(config.batch.max_export_batch_size, 10);
+    assert_eq!(config.protocol, Protocol::Grpc);
+    assert_eq!(config.headers["x-tenant"], "file");
+    assert_eq!(config.headers["x-api-key"], "secret");
+    assert_eq!(
+        config.resolved_traces_endpoint(),
+        "http://file-collector:4318"
+    );
+}
+
+#[test]
+fn every_standard_otel_variable_is_read() {
+    let config = ConfigLoader::new()
+        .env_vars([
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_SERVICE_NAME", "svc"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.namespace=shop,team=a%2Cb",
+            ),
+            ("OTEL_PROPAGATORS", "tracecontext"),
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+            ("OTEL_TRACES_EXPORTER", "otlp,console"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/custom"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "256"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "1000"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "3000"),
+        ])
+        .load()
+        .unwrap();
+    assert!(!config.enabled);
+    assert_eq!(config.service_name.as_deref(), Some("svc"));
+    assert_eq!(config.resource_attributes["service.namespace"], "shop");
+    assert_eq!(config.resource_attributes["team"], "a,b");
+    assert_eq!(config.propagators, vec![PropagatorKind::TraceContext]);
+    assert_eq!(config.sampler, SamplerKind::TraceIdRatio);
+    assert_eq!(config.sample_rate, 0.5);
+    assert_eq!(
+        config.exporters,
+        vec![ExporterKind::Otlp, ExporterKind::Console]
+    );
+    assert_eq!(config.resolved_traces_endpoint(), "http://c:4318/custom");
+    assert_eq!(config.protocol, Protocol::HttpJson);
+    assert_eq!(config.timeout_ms, 2500);
+    assert_eq!(config.compression, Compression::Gzip);
+    assert!(config.insecure);
+    assert_eq!(config.batch.max_queue_size, 4096);
+    assert_eq!(config.batch.max_export_batch_size, 256);
+    assert_eq!(config.batch.scheduled_delay_ms, 1000);
+    assert_eq!(config.batch.export_timeout_ms, 3000);
+}
+
+#[test]
+fn toml_files_and_file_sections_are_supported() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(b"[server]\nport = 8080\n\n[tracing]\nservice_name = \"toml-svc\"\nexporters = [\"console\"]\n")
+        .unwrap();
+    let config = ConfigLoader::new()
+        .file(file.path())
+        .file_section("tracing")
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("toml-svc"));
+    assert_eq!(config.exporters, vec![ExporterKind::Console]);
+}
+
+fn load_error(vars: &[(&str, &str)]) -> String {
+    ConfigLoader::new()
+        .env_vars(vars.iter().copied())
+        .load()
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn a_sample_rate_out_of_range_names_key_source_and_range() {
+    let message = load_error(&[("OTEL_TRACES_SAMPLER_ARG", "1.5")]);
+    assert_eq!(
+        message,
+        "invalid tracing config: `sample_rate` = 1.5 (from environment variable \
+         OTEL_TRACES_SAMPLER_ARG): a number from 0.0 to 1.0"
+    );
+    let message = load_error(&[("APP_TRACING_SAMPLE_RATE", "-0.1")]);
+    assert!(
+        message.contains("`sample_rate`")
+            && message.contains("environment variable APP_TRACING_SAMPLE_RATE")
+            && message.contains("0.0 to 1.0"),
+        "{message}"
+    );
+    let message = load_error(&[("OTEL_TRACES_SAMPLER_ARG", "half")]);
+    assert!(message.contains("OTEL_TRACES_SAMPLER_ARG"), "{message}");
+}
+
+#[test]
+fn an_unknown_protocol_lists_the_allowed_ones() {
+    let message = load_error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")]);
+    assert!(message.contains("`protocol` = http/xml"), "{message}");
+    assert!(
+        message.contains("environment variable OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`http/protobuf`, `http/json`, `grpc`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_malformed_endpoint_is_rejected_with_its_source() {
+    let file = yaml_file("endpoint: \"http://\"\n");
+    let error = ConfigLoader::new()
+        .file(file.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(error.key(), "endpoint");
+    assert_eq!(
+        error.source_name(),
+        format!("file {}", file.path().display())
+    );
+    assert!(
+        error.expected().contains("http:// or https:// URL"),
+        "{error}"
+    );
+    let message = load_error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:21")]);
+    assert!(message.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{message}");
+}
+
+#[test]
+fn malformed_headers_are_rejected_without_echoing_values() {
+    let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key")]);
+    assert!(message.contains("`headers`"), "{message}");
+    assert!(message.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{message}");
+    let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "bad header=x")]);
+    assert!(message.contains("RFC 9110"), "{message}");
+    let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=top%0Asecret")]);
+    assert!(!message.contains("secret"), "{message}");
+}
+
+#[test]
+fn unknown_keys_unknown_samplers_and_propagators_are_errors() {
+    let message = load_error(&[("APP_TRACING_SAMPEL_RATE", "0.5")]);
+    assert!(message.contains("`sampel_rate`"), "{message}");
+    assert!(message.contains("no such key"), "{message}");
+    let message = load_error(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]);
+    assert!(message.contains("parentbased_traceidratio"), "{message}");
+    let message = load_error(&[("OTEL_PROPAGATORS", "tracecontext,b3")]);
+    assert!(message.contains("b3"), "{message}");
+    assert!(message.contains("tracecontext, baggage, none"), "{message}");
+}
+
+#[test]
+fn inconsistent_batch_settings_and_missing_files_are_errors() {
+    let message = load_error(&[
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"),
+    ]);
+    assert!(message.contains("batch.max_export_batch_size"), "{message}");
+    let error = ConfigLoader::new()
+        .file("/nonexistent/tracing.yaml")
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("/nonexistent/tracing.yaml"),
+        "{error}"
+    );
+    let message = load_error(&[("OTEL_TRACES_EXPORTER", "json-file")]);
+    assert!(message.contains("json_file_path"), "{message}");
+}

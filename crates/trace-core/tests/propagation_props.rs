@@ -1,0 +1,220 @@
+//! Property tests: hostile input never panics, and whatever is extracted
+//! re-injects as valid headers that extract back to the same context.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::{
+    Context,
+    baggage::{Baggage, BaggageExt, KeyValueMetadata},
+    propagation::TextMapPropagator,
+    trace::{SpanContext, TraceContextExt},
+};
+use proptest::prelude::*;
+use trace_core::carrier::{HeaderExtractor, MapExtractor, MapInjector};
+use trace_core::propagation::{
+    BaggagePropagator, MAX_BAGGAGE_BYTES, TraceContextPropagator, parse_traceparent,
+};
+
+const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+type Pairs = Vec<(String, String)>;
+
+fn extract_trace(pairs: &Pairs) -> Option<SpanContext> {
+    let cx =
+        TraceContextPropagator::new().extract_with_context(&Context::new(), &MapExtractor(pairs));
+    let span_context = cx.span().span_context().clone();
+    span_context.is_valid().then_some(span_context)
+}
+
+fn inject_trace(span_context: SpanContext) -> Pairs {
+    let cx = Context::new().with_remote_span_context(span_context);
+    let mut pairs = Pairs::new();
+    TraceContextPropagator::new().inject_context(&cx, &mut MapInjector(&mut pairs));
+    pairs
+}
+
+fn extract_baggage(values: &[String]) -> Context {
+    let pairs: Pairs = values
+        .iter()
+        .map(|v| ("baggage".to_owned(), v.clone()))
+        .collect();
+    BaggagePropagator::new().extract_with_context(&Context::new(), &MapExtractor(&pairs))
+}
+
+fn inject_baggage(cx: &Context) -> Option<String> {
+    let mut pairs = Pairs::new();
+    BaggagePropagator::new().inject_context(cx, &mut MapInjector(&mut pairs));
+    assert!(pairs.len() <= 1);
+    pairs.pop().map(|(_, v)| v)
+}
+
+/// Baggage as a sorted list, since `Baggage` itself has no equality.
+fn entries(baggage: &Baggage) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = baggage
+        .iter()
+        .map(|(k, (v, m))| (k.to_string(), v.as_str().to_owned(), m.as_str().to_owned()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Arbitrary text, including control characters and non-ASCII.
+fn hostile() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[0-9a-fA-F\\- \t,;=%@]{0,80}",
+        // A valid traceparent with one character replaced.
+        (0..VALID.len(), "[0-9a-gA-F\\- \t.]").prop_map(|(at, c)| {
+            let mut s = VALID.to_owned();
+            s.replace_range(at..at + 1, &c);
+            s
+        }),
+        // A valid traceparent with a random suffix and version.
+        ("[0-9a-f]{2}", "(-[a-z0-9]{0,8}){0,2}")
+            .prop_map(|(v, tail)| format!("{v}{}{tail}", &VALID[2..])),
+    ]
+}
+
+fn simple_key() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_*/\\-]{0,20}"
+}
+
+fn tracestate_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        simple_key(),
+        // System-ids stop at 13 characters: opentelemetry 0.33 rejects 14.
+        "[a-z0-9][a-z0-9_*/\\-]{0,12}@[a-z][a-z0-9_*/\\-]{0,12}",
+    ]
+}
+
+fn tracestate_value() -> impl Strategy<Value = String> {
+    "[\\x20-\\x2b\\x2d-\\x3c\\x3e-\\x7e]{0,30}[\\x21-\\x2b\\x2d-\\x3c\\x3e-\\x7e]"
+}
+
+fn token() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9!#$%&'*+.^_`|~\\-]{1,16}"
+}
+
+/// Any characters, controls included; short enough that 8 members always fit.
+fn baggage_value() -> impl Strategy<Value = String> {
+    prop::collection::vec(any::<char>(), 0..30).prop_map(String::from_iter)
+}
+
+fn properties() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            token(),
+            prop::option::of("[\\x21\\x23-\\x2b\\x2d-\\x3a\\x3c-\\x5b\\x5d-\\x7e]{0,10}"),
+        ),
+        0..3,
+    )
+    .prop_map(|props| {
+        props
+            .into_iter()
+            .map(|(k, v)| v.map_or(k.clone(), |v| format!("{k}={v}")))
+            .collect::<Vec<_>>()
+            .join(";")
+    })
+}
+
+proptest! {
+    #[test]
+    fn hostile_trace_headers_never_panic_and_reinject(
+        traceparent in hostile(),
+        tracestate in prop::collection::vec(hostile(), 0..3),
+    ) {
+        let mut pairs = vec![("traceparent".to_owned(), traceparent)];
+        pairs.extend(tracestate.into_iter().map(|v| ("tracestate".to_owned(), v)));
+        if let Some(span_context) = extract_trace(&pairs) {
+            prop_assert!(span_context.is_remote());
+            let injected = inject_trace(span_context.clone());
+            let header = &injected[0].1;
+            prop_assert_eq!(header.len(), 55);
+            prop_assert_eq!(parse_traceparent(header).map(|p| p.version()), Ok(0));
+            prop_assert!(injected.iter().all(|(_, v)| !v.is_empty()));
+            prop_assert_eq!(extract_trace(&injected), Some(span_context));
+        }
+    }
+
+    #[test]
+    fn hostile_bytes_in_header_maps_never_panic(
+        traceparent in prop::collection::vec(any::<u8>(), 0..80),
+        baggage in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut map = HeaderMap::new();
+        for (name, bytes) in [("traceparent", traceparent), ("baggage", baggage)] {
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                map.append(HeaderName::from_static(name), value);
+            }
+        }
+        let extractor = HeaderExtractor(&map);
+        let _ = TraceContextPropagator::new().extract_with_context(&Context::new(), &extractor);
+        let _ = BaggagePropagator::new().extract_with_context(&Context::new(), &extractor);
+    }
+
+    #[test]
+    fn valid_traceparent_round_trips_exactly(
+        trace_id in 1..=u128::MAX,
+        span_id in 1..=u64::MAX,
+        flags in any::<u8>(),
+    ) {
+        let header = format!("00-{trace_id:032x}-{span_id:016x}-{flags:02x}");
+        let pairs = vec![("traceparent".to_owned(), header)];
+        let span_context = extract_trace(&pairs).expect("generated header is valid");
+        prop_assert_eq!(span_context.trace_flags().to_u8(), flags & 0x03);
+        let injected = inject_trace(span_context);
+        let expected = format!("00-{trace_id:032x}-{span_id:016x}-{:02x}", flags & 0x03);
+        prop_assert_eq!(injected, vec![("traceparent".to_owned(), expected)]);
+    }
+
+    #[test]
+    fn valid_tracestate_round_trips_exactly(
+        members in prop::collection::btree_map(tracestate_key(), tracestate_value(), 1..=32),
+    ) {
+        let header = members.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let pairs = vec![
+            ("traceparent".to_owned(), VALID.to_owned()),
+            ("tracestate".to_owned(), header.clone()),
+        ];
+        let span_context = extract_trace(&pairs).expect("valid traceparent");
+        prop_assert_eq!(span_context.trace_state().header(), header.clone());
+        let injected = inject_trace(span_context);
+        prop_assert_eq!(&injected[1], &("tracestate".to_owned(), header));
+    }
+
+    #[test]
+    fn hostile_baggage_never_panics_and_reinjects_stably(
+        values in prop::collection::vec(hostile(), 1..4),
+    ) {
+        let cx = extract_baggage(&values);
+        let extracted = entries(cx.baggage());
+        let Some(header) = inject_baggage(&cx) else {
+            prop_assert!(extracted.is_empty());
+            return Ok(());
+        };
+        prop_assert!(header.len() <= MAX_BAGGAGE_BYTES);
+        let again = extract_baggage(std::slice::from_ref(&header));
+        let reextracted = entries(again.baggage());
+        // Re-encoding can grow a value, so members may be dropped, never altered.
+        prop_assert!(reextracted.iter().all(|e| extracted.contains(e)));
+        prop_assert_eq!(inject_baggage(&again), Some(header));
+    }
+
+    #[test]
+    fn valid_baggage_round_trips_exactly(
+        members in prop::collection::btree_map(token(), (baggage_value(), properties()), 1..8),
+    ) {
+        let baggage: Baggage = members
+            .iter()
+            .map(|(k, (v, m))| KeyValueMetadata::new(k.clone(), v.clone(), m.as_str()))
+            .collect();
+        let cx = Context::new().with_baggage(baggage);
+        let header = inject_baggage(&cx).expect("non-empty");
+        let back = extract_baggage(&[header]);
+        // The map is sorted by key, as `entries` is.
+        let want: Vec<_> = members
+            .into_iter()
+            .map(|(k, (v, m))| (k, v, m))
+            .collect();
+        prop_assert_eq!(entries(back.baggage()), want);
+    }
+}

@@ -1,0 +1,116 @@
+//! Span helpers: lazy attributes, error recording, context across tasks, and the
+//! `tracing` bridge nesting both ways.
+
+use std::time::Duration;
+
+use opentelemetry::trace::{SpanKind, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use trace_core::config::SamplerKind;
+use trace_core::testing::SpanCapture;
+use trace_core::{Sampling, ScopedTracer, SpanStart};
+use tracing::instrument::WithSubscriber;
+use tracing_subscriber::layer::SubscriberExt;
+
+static TRACER: ScopedTracer = ScopedTracer::new("spans-test", "0.0.0");
+
+#[test]
+fn unsampled_spans_never_build_attributes_and_keep_the_parent_context() {
+    let _capture =
+        SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
+    let span = TRACER.start(SpanKind::Internal, || {
+        panic!("attributes must not be built for an unsampled span")
+    });
+    assert!(!span.is_recording());
+    assert!(!span.span_context().is_valid());
+    span.set_attributes(|| -> Vec<KeyValue> { panic!("not built either") });
+    span.end();
+}
+
+#[test]
+fn recorded_errors_set_status_and_error_type() {
+    let capture = SpanCapture::install();
+    let span = TRACER.start(SpanKind::Client, || SpanStart::new("call"));
+    span.add_event("retry", || vec![KeyValue::new("attempt", 1)]);
+    span.record_error("timeout", "no answer within 2s");
+    span.end();
+    let call = capture.find("call");
+    assert!(call.is_error());
+    assert_eq!(call.attr("error.type"), "timeout");
+    assert_eq!(call.event_names(), vec!["retry"]);
+}
+
+#[tokio::test]
+async fn spawned_tasks_keep_the_trace_and_correlation_ids_match() {
+    let capture = SpanCapture::install();
+    let root = TRACER.start(SpanKind::Server, || SpanStart::new("handle"));
+    let expected_id = root.span_context().trace_id();
+    let seen = trace_core::in_context(root.context().clone(), async {
+        let correlation = trace_core::correlation_id();
+        trace_core::spawn_in_current_context(async {
+            TRACER
+                .start(SpanKind::Internal, || SpanStart::new("background"))
+                .end();
+        })
+        .await
+        .unwrap();
+        correlation
+    })
+    .await;
+    root.end();
+    assert_eq!(seen, Some(expected_id.to_string()));
+    capture.wait_for_spans(2, Duration::from_secs(5)).await;
+    assert_eq!(capture.outline(), "Server handle\n  Internal background\n");
+    // Outside any span there is no correlation id (and no zero id).
+    assert_eq!(trace_core::correlation_id(), None);
+}
+
+#[test]
+fn tracing_spans_nest_under_native_spans_and_native_under_tracing() {
+    let capture = SpanCapture::install();
+    let subscriber = tracing_subscriber::registry().with(trace_core::tracing_bridge::layer());
+    tracing::subscriber::with_default(subscriber, || {
+        // Native parent, `tracing` child.
+        let native = TRACER.start(SpanKind::Server, || SpanStart::new("native parent"));
+        {
+            let _attached = native.context().clone().attach();
+            tracing::info_span!("tracing child").in_scope(|| {});
+        }
+        native.end();
+
+        // `tracing` parent, native child.
+        tracing::info_span!("tracing parent").in_scope(|| {
+            assert!(Context::current().span().span_context().is_valid());
+            TRACER
+                .start(SpanKind::Internal, || SpanStart::new("native child"))
+                .end();
+        });
+    });
+    capture
+        .find("tracing child")
+        .assert_child_of(&capture.find("native parent"));
+    capture
+        .find("native child")
+        .assert_child_of(&capture.find("tracing parent"));
+}
+
+#[tokio::test]
+async fn instrumented_futures_nest_across_await_points() {
+    let capture = SpanCapture::install();
+    let subscriber = tracing_subscriber::registry().with(trace_core::tracing_bridge::layer());
+    async {
+        use tracing::Instrument as _;
+        async {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            TRACER
+                .start(SpanKind::Client, || SpanStart::new("after await"))
+                .end();
+        }
+        .instrument(tracing::info_span!("instrumented"))
+        .await;
+    }
+    .with_subscriber(subscriber)
+    .await;
+    capture
+        .find("after await")
+        .assert_child_of(&capture.find("instrumented"));
+}

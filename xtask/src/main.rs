@@ -1,0 +1,53 @@
+//! Maintenance tasks for the trace-rs workspace, run as `cargo xtask <task>`.
+//!
+//! A plain binary with one module per task (the rust-analyzer xtask style): no build scripts,
+//! no task runner, only `std` and `serde_json`.
+
+mod bench;
+mod ci;
+mod deps;
+mod services;
+mod test;
+mod tidy;
+mod util;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <task> [options]
+
+Tasks:
+  deps    check the layering rule and that one opentelemetry version is resolved
+  tidy    check crate READMEs, CHANGELOGs, crate docs, forbidden macros, final newlines
+  test    provision the real components the tests need (OTLP receiver, Redis, PostgreSQL,
+          MariaDB) and run all tests; this is the README's test command
+  ci      fmt, clippy, doc, deps, tidy, test and cargo-deny, as CI runs them
+  bench   run the benchmarks
+
+Run `cargo xtask <task> --help` for a task's options.";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let result = match task.as_str() {
+        "deps" => deps::run(&rest),
+        "tidy" => tidy::run(&rest),
+        "test" => test::run(&rest),
+        "ci" => ci::run(&rest),
+        "bench" => bench::run(&rest),
+        "" => Err(format!("no task given\n\n{HELP}")),
+        "help" | "-h" | "--help" => {
+            println!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

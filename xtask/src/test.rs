@@ -1,0 +1,308 @@
+//! `cargo xtask test`: provision the real components the test suites declare, run all tests.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::thread;
+
+use crate::services::{self, Service};
+use crate::util::{self, Result};
+
+const HELP: &str = "\
+cargo xtask test [--strict] [ARGS...]
+
+Provisions the components that workspace members list in
+`[package.metadata.trace-rs] test-services` (otlp-sink, redis, postgres, mariadb), runs
+`cargo nextest run --workspace --all-features --no-fail-fast` (or `cargo test` without
+cargo-nextest) and `cargo test --workspace --all-features --doc`, then stops the servers.
+
+The tests find the components through TRACE_RS_OTLP_SINK_PYTHON, TRACE_RS_REDIS_URL,
+TRACE_RS_REDIS_SERVER, TRACE_RS_POSTGRES_URL and TRACE_RS_MYSQL_URL.
+
+Options:
+  --strict   a component that cannot be provisioned is an error (the default under CI=true);
+             otherwise it is a warning and the tests that need it skip
+  ARGS       passed to both test runners, e.g. a test name filter or `-p trace-core`";
+
+pub(crate) fn run(args: &[String]) -> Result {
+    if util::wants_help(args) {
+        println!("{HELP}");
+        return Ok(());
+    }
+    let strict =
+        args.iter().any(|a| a == "--strict") || std::env::var("CI").is_ok_and(|v| v == "true");
+    let (packages, extra) = split_packages(args.iter().filter(|a| *a != "--strict"));
+    let meta = util::metadata(true)?;
+    let wanted = wanted_services(&meta)?;
+    let names: Vec<&str> = wanted.iter().map(|s| s.name()).collect();
+    let names = if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    };
+    println!("test: components needed: {names}");
+    let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
+    let services = services::provision(&wanted, strict, &target_dir)?;
+
+    // Cargo takes `-p` or `--workspace`; doc tests only exist for library targets.
+    let with_lib = |p: &&String| has_lib(&meta, p);
+    let (scope, doc_scope) = if packages.is_empty() {
+        (
+            vec!["--workspace".to_owned()],
+            Some(vec!["--workspace".to_owned()]),
+        )
+    } else {
+        let doc: Vec<&String> = packages.iter().filter(with_lib).collect();
+        let flags = |ps: &[&String]| {
+            ps.iter()
+                .flat_map(|p| ["-p".to_owned(), p.to_string()])
+                .collect()
+        };
+        let all: Vec<&String> = packages.iter().collect();
+        (flags(&all), (!doc.is_empty()).then(|| flags(&doc)))
+    };
+    let mut counts = Counts::default();
+    let mut failures = Vec::new();
+
+    let mut runner = util::cargo();
+    if nextest_available() {
+        runner.args(["nextest", "run"]);
+    } else {
+        runner.arg("test");
+    }
+    runner
+        .args(&scope)
+        .args(["--all-features", "--no-fail-fast"]);
+    let mut commands = vec![runner];
+    match doc_scope {
+        Some(doc_scope) => {
+            let mut doc = util::cargo();
+            doc.arg("test")
+                .args(doc_scope)
+                .args(["--all-features", "--doc"]);
+            commands.push(doc);
+        }
+        None => println!("test: no library among the selected packages: no doc tests to run"),
+    }
+    for mut cmd in commands {
+        cmd.args(&extra)
+            .envs(services.env.iter().map(|(k, v)| (k, v)));
+        if let Err(e) = run_counting(&mut cmd, &mut counts) {
+            failures.push(e);
+        }
+    }
+    drop(services);
+
+    println!(
+        "xtask: {} passed, {} failed, {} skipped",
+        counts.passed, counts.failed, counts.skipped
+    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
+}
+
+/// The union of `[package.metadata.trace-rs] test-services` over the workspace members.
+fn wanted_services(meta: &serde_json::Value) -> Result<BTreeSet<Service>> {
+    let mut wanted = BTreeSet::new();
+    for package in meta["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default();
+        let list = &package["metadata"]["trace-rs"]["test-services"];
+        for value in list.as_array().into_iter().flatten() {
+            let service = value.as_str().and_then(Service::parse).ok_or_else(|| {
+                format!(
+                    "{name}: unknown test-services entry {value} \
+                     (known: otlp-sink, redis, postgres, mariadb)"
+                )
+            })?;
+            wanted.insert(service);
+        }
+    }
+    Ok(wanted)
+}
+
+/// Splits `-p NAME` / `--package NAME` (and the `=`/joined forms) from the other arguments.
+fn split_packages<'a>(args: impl Iterator<Item = &'a String>) -> (Vec<String>, Vec<&'a String>) {
+    let (mut packages, mut rest) = (Vec::new(), Vec::new());
+    let mut args = args;
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            rest.push(arg);
+            rest.extend(args.by_ref());
+        } else if arg == "-p" || arg == "--package" {
+            packages.extend(args.next().cloned());
+        } else if let Some(name) = arg
+            .strip_prefix("--package=")
+            .or_else(|| arg.strip_prefix("-p"))
+        {
+            packages.push(name.to_owned());
+        } else {
+            rest.push(arg);
+        }
+    }
+    (packages, rest)
+}
+
+/// Whether the workspace member `name` has a library target.
+fn has_lib(meta: &serde_json::Value, name: &str) -> bool {
+    let packages = meta["packages"].as_array().into_iter().flatten();
+    let targets = packages
+        .filter(|p| p["name"] == name)
+        .flat_map(|p| p["targets"].as_array().into_iter().flatten());
+    targets
+        .flat_map(|t| t["kind"].as_array().into_iter().flatten())
+        .any(|k| k == "lib" || k == "rlib")
+}
+
+fn nextest_available() -> bool {
+    util::succeeds(util::cargo().args(["nextest", "--version"]))
+}
+
+/// Test counts read from the runners' summary lines.
+#[derive(Debug, Default, PartialEq)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    /// Adds the counts of a libtest `test result:` line or a nextest `Summary` line.
+    fn add_summary(&mut self, line: &str) {
+        let line = line.trim();
+        let counts = if let Some(rest) = line.strip_prefix("test result: ") {
+            rest.split_once(". ").map(|(_, c)| c).unwrap_or_default()
+        } else if line.starts_with("Summary [") {
+            line.split_once(" run: ")
+                .map(|(_, c)| c)
+                .unwrap_or_default()
+        } else {
+            return;
+        };
+        for part in counts.split([',', ';']) {
+            let mut words = part.split_whitespace();
+            let (Some(Ok(n)), Some(word)) = (words.next().map(str::parse::<u64>), words.next())
+            else {
+                continue;
+            };
+            match word {
+                "passed" => self.passed += n,
+                "failed" | "timed" => self.failed += n,
+                "skipped" | "ignored" => self.skipped += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs a test runner, echoing its output as it comes, and adds up its summary lines.
+fn run_counting(cmd: &mut Command, counts: &mut Counts) -> Result {
+    let line = util::display(cmd);
+    println!("$ {line}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run `{line}`: {e}"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let echo_err = thread::spawn(move || echo(stderr, true));
+    let mut summaries = echo(stdout, false);
+    summaries.extend(echo_err.join().unwrap_or_default());
+    summaries.iter().for_each(|s| counts.add_summary(s));
+    let status = child.wait().map_err(|e| e.to_string())?;
+    match (status.success(), summaries.is_empty()) {
+        (true, _) => Ok(()),
+        (false, false) => Err(format!("`{line}` failed ({status})")),
+        (false, true) => Err(format!("`{line}` failed ({status}) before running tests")),
+    }
+}
+
+/// Copies `from` line by line to our stdout or stderr; returns the summary lines.
+fn echo(from: impl std::io::Read, to_stderr: bool) -> Vec<String> {
+    let mut summaries = Vec::new();
+    let mut reader = BufReader::new(from);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
+        let _ = if to_stderr {
+            std::io::stderr().write_all(&buf)
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&buf).and_then(|()| out.flush())
+        };
+        let text = String::from_utf8_lossy(&buf);
+        // libtest prints its result at column 0 (nextest indents the output of the tests it
+        // shows, which may hold such lines); nextest prints `Summary` indented.
+        if text.starts_with("test result: ") || text.trim_start().starts_with("Summary [") {
+            summaries.push(text.trim().to_owned());
+        }
+        buf.clear();
+    }
+    summaries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_lines_are_counted() {
+        let mut counts = Counts::default();
+        counts.add_summary("test result: ok. 12 passed; 1 failed; 2 ignored; 0 measured; 3 filtered out; finished in 0.01s");
+        counts.add_summary(
+            "     Summary [   1.234s] 20 tests run: 17 passed, 2 failed, 1 timed out, 4 skipped",
+        );
+        counts.add_summary("running 3 tests");
+        assert_eq!(
+            counts,
+            Counts {
+                passed: 29,
+                failed: 4,
+                skipped: 6
+            }
+        );
+    }
+
+    #[test]
+    fn package_selection_is_split_off() {
+        let args: Vec<String> = [
+            "-p",
+            "a",
+            "filter",
+            "--package=b",
+            "-pc",
+            "--package",
+            "d",
+            "--",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (packages, rest) = split_packages(args.iter());
+        assert_eq!(packages, ["a", "b", "c", "d"]);
+        assert_eq!(rest, ["filter", "--", "x"]);
+    }
+
+    #[test]
+    fn test_services_are_read_from_metadata() {
+        let meta = serde_json::json!({"packages": [
+            {"name": "a", "metadata": {"trace-rs": {"test-services": ["otlp-sink", "redis"]}}},
+            {"name": "b", "metadata": {"trace-rs": {"test-services": ["redis", "postgres"]}}},
+            {"name": "c", "metadata": null},
+        ]});
+        let wanted = wanted_services(&meta).unwrap();
+        assert_eq!(
+            wanted.into_iter().collect::<Vec<_>>(),
+            [Service::OtlpSink, Service::Redis, Service::Postgres]
+        );
+        let bad = serde_json::json!({"packages": [{"name": "a", "metadata": {"trace-rs": {"test-services": ["kafka"]}}}]});
+        assert!(
+            wanted_services(&bad)
+                .unwrap_err()
+                .contains("unknown test-services entry \"kafka\"")
+        );
+    }
+}

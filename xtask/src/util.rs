@@ -1,0 +1,146 @@
+//! Helpers shared by the tasks: paths, running commands, `cargo metadata`.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Errors are messages for a person; `main` prints them and exits non-zero.
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace root (the parent of `xtask/`).
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ has a parent")
+        .to_path_buf()
+}
+
+/// The `cargo` that runs us (env `CARGO`), in the workspace root.
+pub(crate) fn cargo() -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+/// The command line as a person would type it, with the env vars it sets.
+pub(crate) fn display(cmd: &Command) -> String {
+    let mut parts: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+        .collect();
+    let program = cmd.get_program().to_string_lossy();
+    let cargo_env = env::var_os("CARGO").map(|c| c.to_string_lossy().into_owned());
+    parts.push(if Some(&*program) == cargo_env.as_deref() {
+        "cargo".into()
+    } else {
+        program.into()
+    });
+    parts.extend(cmd.get_args().map(|a| {
+        let a = a.to_string_lossy();
+        if a.is_empty() || a.contains([' ', '"', '\'', '*', '$']) {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        } else {
+            a.into_owned()
+        }
+    }));
+    parts.join(" ")
+}
+
+/// Prints the command, runs it with inherited stdio, and fails unless it exits 0.
+pub(crate) fn run(cmd: &mut Command) -> Result {
+    let line = display(cmd);
+    println!("$ {line}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run `{line}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{line}` failed ({status})"))
+    }
+}
+
+/// Runs a command quietly and tells whether it exited 0.
+pub(crate) fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Looks `name` up on `PATH` (and in the sbin directories, where Debian puts servers).
+pub(crate) fn which(name: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH").unwrap_or_default();
+    let extra: [OsString; 2] = ["/usr/sbin".into(), "/sbin".into()];
+    env::split_paths(&path)
+        .chain(extra.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// `cargo metadata --format-version 1`, without or with the resolved dependency graph.
+pub(crate) fn metadata(no_deps: bool) -> Result<Value> {
+    let mut cmd = cargo();
+    cmd.args(["metadata", "--format-version", "1"]);
+    if no_deps {
+        cmd.arg("--no-deps");
+    } else {
+        cmd.arg("--all-features");
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`{}` failed ({})", display(&cmd), out.status));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata output: {e}"))
+}
+
+/// The workspace members whose manifest lives under `crates/`, as (name, package) pairs.
+pub(crate) fn crates_members(meta: &Value) -> Vec<(&str, &Value)> {
+    let crates_dir = project_root().join("crates");
+    let members: Vec<&str> = meta["workspace_members"]
+        .as_array()
+        .map(|m| m.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut found: Vec<(&str, &Value)> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
+        .filter(|p| {
+            p["manifest_path"]
+                .as_str()
+                .is_some_and(|m| Path::new(m).starts_with(&crates_dir))
+        })
+        .filter_map(|p| Some((p["name"].as_str()?, p)))
+        .collect();
+    found.sort_by_key(|(name, _)| *name);
+    found
+}
+
+/// Polls `check` every 100 ms until it returns true or `timeout` passes.
+pub(crate) fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether `args` asks for help.
+pub(crate) fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--help" || a == "-h")
+}
