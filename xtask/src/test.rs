@@ -18,7 +18,9 @@ Provisions the components that workspace members list in
 cargo-nextest) and `cargo test --workspace --all-features --doc`, then stops the servers.
 
 The tests find the components through TRACE_RS_OTLP_SINK_PYTHON, TRACE_RS_REDIS_URL,
-TRACE_RS_REDIS_SERVER, TRACE_RS_POSTGRES_URL and TRACE_RS_MYSQL_URL.
+TRACE_RS_REDIS_SERVER, TRACE_RS_POSTGRES_URL and TRACE_RS_MYSQL_URL. Server data lives under
+$TMPDIR/trace-rs-services (TRACE_RS_SERVICES_DIR); the OTLP receiver's Python venv is cached
+next to the target dir (TRACE_RS_OTLP_VENV).
 
 Options:
   --strict   a component that cannot be provisioned is an error (the default under CI=true);

@@ -31,24 +31,34 @@ pub(crate) fn cargo() -> Command {
 pub(crate) fn display(cmd: &Command) -> String {
     let mut parts: Vec<String> = cmd
         .get_envs()
-        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+        .filter_map(|(k, v)| {
+            Some(format!(
+                "{}={}",
+                k.to_string_lossy(),
+                quote(&v?.to_string_lossy())
+            ))
+        })
         .collect();
     let program = cmd.get_program().to_string_lossy();
     let cargo_env = env::var_os("CARGO").map(|c| c.to_string_lossy().into_owned());
-    parts.push(if Some(&*program) == cargo_env.as_deref() {
+    let is_cargo = Some(&*program) == cargo_env.as_deref();
+    parts.push(if is_cargo {
         "cargo".into()
     } else {
-        program.into()
+        program.into_owned()
     });
-    parts.extend(cmd.get_args().map(|a| {
-        let a = a.to_string_lossy();
-        if a.is_empty() || a.contains([' ', '"', '\'', '*', '$']) {
-            format!("'{}'", a.replace('\'', r"'\''"))
-        } else {
-            a.into_owned()
-        }
-    }));
+    parts.extend(cmd.get_args().map(|a| quote(&a.to_string_lossy())));
     parts.join(" ")
+}
+
+/// Single-quotes a shell word when it needs it.
+fn quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// Prints the command, runs it with inherited stdio, and fails unless it exits 0.

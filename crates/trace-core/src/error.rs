@@ -10,7 +10,7 @@ use crate::export::ExportReport;
 /// variable) and what is allowed, for example:
 ///
 /// ```text
-/// invalid tracing config: `sample_rate` = 1.5 (from environment variable OTEL_TRACES_SAMPLER_ARG): expected a number from 0.0 to 1.0
+/// invalid tracing config: `sample_rate` = 1.5 (from environment variable OTEL_TRACES_SAMPLER_ARG): a number from 0.0 to 1.0
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {

@@ -202,6 +202,8 @@ fn malformed_headers_are_rejected_without_echoing_values() {
     assert!(message.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{message}");
     let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "bad header=x")]);
     assert!(message.contains("RFC 9110"), "{message}");
+    let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key:secret")]);
+    assert!(!message.contains("secret"), "{message}");
     let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=top%0Asecret")]);
     assert!(!message.contains("secret"), "{message}");
 }

@@ -122,6 +122,7 @@ pub(crate) fn provision(
         .collect();
     if !needs.is_empty() {
         let mut packages: Vec<&str> = needs.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+        packages.sort_unstable();
         packages.dedup();
         if let Err(e) = apt_install(&packages, &services.run_dir.join("apt.log")) {
             failed.extend(needs.iter().map(|(s, _)| (*s, e.clone())));

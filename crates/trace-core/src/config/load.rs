@@ -242,10 +242,8 @@ fn describe(metadata: &Metadata, key: &str) -> String {
             metadata.interpolate(&Profile::Default, &keys)
         );
     }
-    if metadata.name.starts_with("Serialized") {
-        return "default".to_owned();
-    }
-    metadata.name.to_string()
+    // The only other layer is the serialized defaults (built in, or given in code).
+    "default".to_owned()
 }
 
 /// Turns figment's error into one that names key, source and allowed values.

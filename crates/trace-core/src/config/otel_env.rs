@@ -204,19 +204,25 @@ fn parse_number<T: std::str::FromStr>(
 fn parse_pairs(var: &str, key: &str, raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let expected = "comma-separated `name=value` pairs with a non-empty name and \
                     percent-encoded values";
+    // Header values are often credentials: never echo them in an error.
+    let raw_for_errors = if key == "headers" {
+        "<value withheld>"
+    } else {
+        raw
+    };
     raw.split(',')
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair
                 .split_once('=')
-                .ok_or_else(|| invalid(var, key, raw, expected))?;
+                .ok_or_else(|| invalid(var, key, raw_for_errors, expected))?;
             let name = name.trim();
             if name.is_empty() {
-                return Err(invalid(var, key, raw, expected));
+                return Err(invalid(var, key, raw_for_errors, expected));
             }
-            let value =
-                percent_decode(value.trim()).ok_or_else(|| invalid(var, key, raw, expected))?;
+            let value = percent_decode(value.trim())
+                .ok_or_else(|| invalid(var, key, raw_for_errors, expected))?;
             Ok((name.to_owned(), value))
         })
         .collect()
