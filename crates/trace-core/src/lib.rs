@@ -88,6 +88,7 @@ mod sampling;
 mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tracer_cache;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;
 

@@ -151,9 +151,13 @@ impl ShouldSample for Sampling {
         _attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let parent = parent_context.map(|cx| cx.span().span_context().clone());
-        let parent = parent.unwrap_or_else(SpanContext::empty_context);
-        let decision = if self.decide(&parent, trace_id) {
+        // Borrowed, not cloned: this runs for every span the SDK starts.
+        let empty = SpanContext::empty_context();
+        let parent_span = parent_context.map(|cx| cx.span());
+        let parent = parent_span
+            .as_ref()
+            .map_or(&empty, |span| span.span_context());
+        let decision = if self.decide(parent, trace_id) {
             SamplingDecision::RecordAndSample
         } else {
             SamplingDecision::Drop

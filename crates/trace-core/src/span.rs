@@ -2,19 +2,20 @@
 //! for spans that record.
 
 use std::borrow::Cow;
-use std::sync::RwLock;
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use opentelemetry::trace::{
-    Link, Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
-    TracerProvider as _,
+    Link, Span as _, SpanBuilder, SpanContext, SpanKind, SpanRef, Status, TraceContextExt,
+    Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
-use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use crate::active;
 use crate::sampling::{self, FastDecision};
+use crate::tracer_cache::{self, TracerId};
 
 /// What a recording span starts with; built only once the span is known to record.
 #[derive(Debug, Clone)]
@@ -44,7 +45,12 @@ impl SpanStart {
 
     /// Adds attributes.
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        self.attributes.extend(attributes);
+        if self.attributes.is_empty() {
+            // Collecting sizes the vector once; extending an empty one grows it.
+            self.attributes = attributes.into_iter().collect();
+        } else {
+            self.attributes.extend(attributes);
+        }
         self
     }
 
@@ -83,7 +89,7 @@ impl SpanStart {
 pub struct ScopedTracer {
     name: &'static str,
     version: &'static str,
-    cached: RwLock<Option<(u64, SdkTracer)>>,
+    id: TracerId,
 }
 
 impl ScopedTracer {
@@ -92,7 +98,7 @@ impl ScopedTracer {
         Self {
             name,
             version,
-            cached: RwLock::new(None),
+            id: TracerId::new(),
         }
     }
 
@@ -163,37 +169,27 @@ impl ScopedTracer {
         }
     }
 
+    #[inline]
     fn with_tracer<R>(&self, use_tracer: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
-        let generation = active::generation();
-        {
-            let cached = self.cached.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((cached_generation, tracer)) = cached.as_ref()
-                && *cached_generation == generation
-            {
-                return Some(use_tracer(tracer));
-            }
-        }
-        let provider = active::provider()?;
-        let scope = InstrumentationScope::builder(self.name)
-            .with_version(self.version)
-            .build();
-        let tracer = provider.tracer_with_scope(scope);
-        let result = use_tracer(&tracer);
-        *self.cached.write().unwrap_or_else(|p| p.into_inner()) = Some((generation, tracer));
-        Some(result)
+        let make = || {
+            let scope = InstrumentationScope::builder(self.name)
+                .with_version(self.version)
+                .build();
+            Some(active::provider()?.tracer_with_scope(scope))
+        };
+        tracer_cache::with_tracer(&self.id, make, use_tracer)
     }
 }
 
 fn builder_for(kind: SpanKind, start: SpanStart) -> SpanBuilder {
-    let mut builder = SpanBuilder::from_name(start.name)
-        .with_kind(kind)
-        .with_attributes(start.attributes);
+    // Filled in place: each by-value builder call moves the whole builder.
+    let mut builder = SpanBuilder::from_name(start.name);
+    builder.span_kind = Some(kind);
+    builder.attributes = Some(start.attributes);
     if !start.links.is_empty() {
-        builder = builder.with_links(start.links);
+        builder.links = Some(start.links);
     }
-    if let Some(start_time) = start.start_time {
-        builder = builder.with_start_time(start_time);
-    }
+    builder.start_time = start.start_time;
     builder
 }
 
@@ -202,60 +198,213 @@ fn builder_for(kind: SpanKind, start: SpanStart) -> SpanBuilder {
 /// [`context`](Self::context) is what to propagate and to run child work in: the new
 /// span's context when it records, otherwise the parent's unchanged. Every recording
 /// method is a no-op on a stand-in, so callers never branch on sampling.
+///
+/// A recording span stays a plain SDK span until [`context`](Self::context) is first
+/// called: only then is it moved into a [`Context`] (one `Box` and one `Arc`), so a span
+/// that is started and ended without handing out its context costs no more than the raw
+/// SDK's.
 #[derive(Debug)]
 #[must_use = "a span records nothing unless it is ended (or dropped)"]
 pub struct TracedSpan {
-    cx: Context,
-    recording: bool,
+    state: State,
 }
 
+#[derive(Debug)]
+// Boxing the recording state would add the very allocation this layout avoids.
+#[allow(clippy::large_enum_variant)]
+enum State {
+    /// Tracing is off: no parent is kept.
+    Disabled,
+    /// Not sampled: the parent's context, unchanged.
+    NotRecording(Context),
+    Recording(Recording),
+}
+
+#[derive(Debug)]
+struct Recording {
+    parent: Context,
+    /// The span until [`TracedSpan::context`] moves it into `cx`.
+    bare: Mutex<Option<SdkSpan>>,
+    cx: OnceLock<Context>,
+}
+
+/// The span an operation applies to: still bare, or already inside the context.
+enum Target<'a> {
+    Bare(&'a mut SdkSpan),
+    Shared(SpanRef<'a>),
+}
+
+impl Target<'_> {
+    fn span_context(&self) -> SpanContext {
+        match self {
+            Target::Bare(span) => span.span_context().clone(),
+            Target::Shared(span) => span.span_context().clone(),
+        }
+    }
+
+    fn set_attribute(self, attribute: KeyValue) {
+        match self {
+            Target::Bare(span) => span.set_attribute(attribute),
+            Target::Shared(span) => span.set_attribute(attribute),
+        }
+    }
+
+    fn set_attributes(self, attributes: impl IntoIterator<Item = KeyValue>) {
+        match self {
+            Target::Bare(span) => span.set_attributes(attributes),
+            Target::Shared(span) => span.set_attributes(attributes),
+        }
+    }
+
+    fn add_event(self, name: Cow<'static, str>, attributes: Vec<KeyValue>) {
+        match self {
+            Target::Bare(span) => span.add_event(name, attributes),
+            Target::Shared(span) => span.add_event(name, attributes),
+        }
+    }
+
+    fn add_link(self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        match self {
+            Target::Bare(span) => span.add_link(span_context, attributes),
+            Target::Shared(span) => span.add_link(span_context, attributes),
+        }
+    }
+
+    fn set_status(self, status: Status) {
+        match self {
+            Target::Bare(span) => span.set_status(status),
+            Target::Shared(span) => span.set_status(status),
+        }
+    }
+
+    fn record_error(self, error_type: KeyValue, status: Status) {
+        match self {
+            Target::Bare(span) => {
+                span.set_attribute(error_type);
+                span.set_status(status);
+            }
+            Target::Shared(span) => {
+                span.set_attribute(error_type);
+                span.set_status(status);
+            }
+        }
+    }
+
+    fn update_name(self, name: Cow<'static, str>) {
+        match self {
+            Target::Bare(span) => span.update_name(name),
+            Target::Shared(span) => span.update_name(name),
+        }
+    }
+}
+
+impl Recording {
+    /// Runs `op` on the span, bare or inside the context.
+    fn apply<R>(&self, op: impl FnOnce(Target<'_>) -> R) -> R {
+        let mut bare = self.bare.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(span) = bare.as_mut() {
+            return op(Target::Bare(span));
+        }
+        drop(bare);
+        // `context()` took the span under the lock; it may still be storing `cx`.
+        op(Target::Shared(self.cx.wait().span()))
+    }
+
+    fn context(&self) -> &Context {
+        self.cx.get_or_init(|| {
+            let mut bare = self.bare.lock().unwrap_or_else(PoisonError::into_inner);
+            match bare.take() {
+                Some(span) => self.parent.with_span(span),
+                // Unreachable: only this initialiser takes the span, and it runs once.
+                None => self.parent.clone(),
+            }
+        })
+    }
+
+    /// Ends the span where it lies: moving a bare SDK span (a few hundred bytes) out
+    /// first would cost more than the rest of `end`.
+    fn end(&mut self, timestamp: Option<SystemTime>) {
+        let bare = self.bare.get_mut().unwrap_or_else(PoisonError::into_inner);
+        match (bare.as_mut(), self.cx.get()) {
+            (Some(span), _) => match timestamp {
+                Some(timestamp) => span.end_with_timestamp(timestamp),
+                None => span.end(),
+            },
+            (None, Some(cx)) => match timestamp {
+                Some(timestamp) => cx.span().end_with_timestamp(timestamp),
+                None => cx.span().end(),
+            },
+            (None, None) => {}
+        }
+    }
+}
+
+static EMPTY_CONTEXT: LazyLock<Context> = LazyLock::new(Context::new);
+
 impl TracedSpan {
+    #[inline]
     fn disabled() -> Self {
         Self {
-            cx: Context::new(),
-            recording: false,
+            state: State::Disabled,
         }
     }
 
     fn not_recording(parent: &Context) -> Self {
         Self {
-            cx: parent.clone(),
-            recording: false,
+            state: State::NotRecording(parent.clone()),
         }
     }
 
-    fn recording(parent: &Context, span: opentelemetry_sdk::trace::Span) -> Self {
-        let recording = span.is_recording();
+    fn recording(parent: &Context, span: SdkSpan) -> Self {
+        if !span.is_recording() {
+            return Self::not_recording(parent);
+        }
         Self {
-            cx: parent.with_span(span),
-            recording,
+            state: State::Recording(Recording {
+                parent: parent.clone(),
+                bare: Mutex::new(Some(span)),
+                cx: OnceLock::new(),
+            }),
+        }
+    }
+
+    #[inline]
+    fn recording_state(&self) -> Option<&Recording> {
+        match &self.state {
+            State::Recording(recording) => Some(recording),
+            State::Disabled | State::NotRecording(_) => None,
         }
     }
 
     /// Whether this span records (it was sampled and tracing is on).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.recording
+        matches!(self.state, State::Recording(_))
     }
 
     /// The context to run child work in and to inject into outgoing requests.
+    ///
+    /// Empty when tracing is disabled; the parent's context when the span is not sampled.
     pub fn context(&self) -> &Context {
-        &self.cx
+        match &self.state {
+            State::Disabled => &EMPTY_CONTEXT,
+            State::NotRecording(parent) => parent,
+            State::Recording(recording) => recording.context(),
+        }
     }
 
     /// The span's own context; invalid when the span does not record.
     pub fn span_context(&self) -> SpanContext {
-        if self.recording {
-            self.cx.span().span_context().clone()
-        } else {
-            SpanContext::empty_context()
+        match self.recording_state() {
+            Some(recording) => recording.apply(|span| span.span_context()),
+            None => SpanContext::empty_context(),
         }
     }
 
     /// Sets one attribute.
     pub fn set_attribute(&self, attribute: KeyValue) {
-        if self.recording {
-            self.cx.span().set_attribute(attribute);
+        if let Some(recording) = self.recording_state() {
+            recording.apply(|span| span.set_attribute(attribute));
         }
     }
 
@@ -264,8 +413,9 @@ impl TracedSpan {
     where
         I: IntoIterator<Item = KeyValue>,
     {
-        if self.recording {
-            self.cx.span().set_attributes(build());
+        if let Some(recording) = self.recording_state() {
+            let attributes = build();
+            recording.apply(|span| span.set_attributes(attributes));
         }
     }
 
@@ -275,15 +425,16 @@ impl TracedSpan {
         name: impl Into<Cow<'static, str>>,
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) {
-        if self.recording {
-            self.cx.span().add_event(name, attributes());
+        if let Some(recording) = self.recording_state() {
+            let (name, attributes) = (name.into(), attributes());
+            recording.apply(|span| span.add_event(name, attributes));
         }
     }
 
     /// Adds a link to another span.
     pub fn add_link(&self, span_context: SpanContext, attributes: Vec<KeyValue>) {
-        if self.recording {
-            self.cx.span().add_link(span_context, attributes);
+        if let Some(recording) = self.recording_state() {
+            recording.apply(|span| span.add_link(span_context, attributes));
         }
     }
 
@@ -293,36 +444,41 @@ impl TracedSpan {
         error_type: impl Into<Value>,
         message: impl Into<Cow<'static, str>>,
     ) {
-        if self.recording {
-            record_error_on(&self.cx, error_type, message);
+        if let Some(recording) = self.recording_state() {
+            let error_type = KeyValue::new(ERROR_TYPE, error_type.into());
+            let status = Status::error(message);
+            recording.apply(|span| span.record_error(error_type, status));
         }
     }
 
     /// Sets the status explicitly.
     pub fn set_status(&self, status: Status) {
-        if self.recording {
-            self.cx.span().set_status(status);
+        if let Some(recording) = self.recording_state() {
+            recording.apply(|span| span.set_status(status));
         }
     }
 
     /// Renames the span (for example once the route is known).
     pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
-        if self.recording {
-            self.cx.span().update_name(name);
+        if let Some(recording) = self.recording_state() {
+            let name = name.into();
+            recording.apply(|span| span.update_name(name));
         }
     }
 
     /// Ends the span now.
-    pub fn end(self) {
-        if self.recording {
-            self.cx.span().end();
+    #[inline]
+    pub fn end(mut self) {
+        if let State::Recording(recording) = &mut self.state {
+            recording.end(None);
         }
     }
 
     /// Ends the span at `timestamp`.
-    pub fn end_at(self, timestamp: SystemTime) {
-        if self.recording {
-            self.cx.span().end_with_timestamp(timestamp);
+    #[inline]
+    pub fn end_at(mut self, timestamp: SystemTime) {
+        if let State::Recording(recording) = &mut self.state {
+            recording.end(Some(timestamp));
         }
     }
 }

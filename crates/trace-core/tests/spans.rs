@@ -39,6 +39,52 @@ fn recorded_errors_set_status_and_error_type() {
     assert_eq!(call.event_names(), vec!["retry"]);
 }
 
+#[test]
+fn updates_before_and_after_handing_out_the_context_reach_the_same_span() {
+    let capture = SpanCapture::install();
+    let span = TRACER.start(SpanKind::Server, || SpanStart::new("GET"));
+    span.set_attribute(KeyValue::new("before", true));
+    let id_before = span.span_context().span_id();
+
+    // Handing out the context moves the span into it; later updates go there.
+    let cx = span.context().clone();
+    assert_eq!(cx.span().span_context().span_id(), id_before);
+    cx.span().set_attribute(KeyValue::new("through.context", 1));
+    span.update_name("GET /orders/{id}");
+    span.add_event("routed", Vec::new);
+    span.record_error("timeout", "upstream did not answer");
+    assert_eq!(span.span_context().span_id(), id_before);
+    let child = TRACER.start_with_parent(&cx, SpanKind::Client, || SpanStart::new("child"));
+    child.end();
+    drop(cx);
+    span.end();
+
+    let server = capture.find("GET /orders/{id}");
+    assert_eq!(server.attr("before"), "true");
+    assert_eq!(server.attr("through.context"), "1");
+    assert_eq!(server.event_names(), vec!["routed"]);
+    assert_eq!(server.attr("error.type"), "timeout");
+    assert!(server.is_error());
+    capture.find("child").assert_child_of(&server);
+    assert_eq!(capture.spans().len(), 2, "{}", capture.outline());
+}
+
+#[test]
+fn a_span_ends_once_whether_ended_or_dropped() {
+    let capture = SpanCapture::install();
+    let ended = TRACER.start(SpanKind::Internal, || SpanStart::new("ended"));
+    let _ = ended.context();
+    ended.end();
+    let dropped = TRACER.start(SpanKind::Internal, || SpanStart::new("dropped"));
+    drop(dropped);
+    let names: Vec<String> = capture
+        .spans()
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    assert_eq!(names, ["ended", "dropped"]);
+}
+
 #[tokio::test]
 async fn spawned_tasks_keep_the_trace_and_correlation_ids_match() {
     let capture = SpanCapture::install();
@@ -113,4 +159,21 @@ async fn instrumented_futures_nest_across_await_points() {
     capture
         .find("after await")
         .assert_child_of(&capture.find("instrumented"));
+}
+
+#[test]
+fn a_new_provider_is_picked_up_by_tracers_that_already_started_spans() {
+    let first = SpanCapture::install();
+    TRACER
+        .start(SpanKind::Internal, || SpanStart::new("first"))
+        .end();
+    assert_eq!(first.find_all("first").len(), 1);
+    drop(first);
+
+    let second = SpanCapture::install();
+    TRACER
+        .start(SpanKind::Internal, || SpanStart::new("second"))
+        .end();
+    let names: Vec<String> = second.spans().iter().map(|s| s.name().to_owned()).collect();
+    assert_eq!(names, ["second"]);
 }
