@@ -1,14 +1,14 @@
 //! `cargo xtask bench`: run the benchmarks.
 
-use crate::util::{self, Result};
+use serde_json::Value;
 
-/// Every benchmark as (package, bench target).
-const BENCHES: &[(&str, &str)] = &[("trace-core", "span_cost")];
+use crate::util::{self, Result};
 
 const HELP: &str = "\
 cargo xtask bench [--list] [BENCH...] [-- ARGS...]
 
-Runs `cargo bench -p PACKAGE --bench BENCH` for every benchmark, or only the named ones.
+Runs `cargo bench -p PACKAGE --bench BENCH` for every `[[bench]]` target of the workspace's
+crates (found with `cargo metadata`), or only the named ones.
 ARGS after `--` go to the benchmark binaries, e.g. `cargo xtask bench -- --quick`.";
 
 pub(crate) fn run(args: &[String]) -> Result {
@@ -20,20 +20,22 @@ pub(crate) fn run(args: &[String]) -> Result {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => (args, &[][..]),
     };
+    let meta = util::metadata(true)?;
+    let benches = bench_targets(&meta);
     if names.iter().any(|n| n == "--list") {
-        for (package, bench) in BENCHES {
+        for (package, bench) in &benches {
             println!("{bench} ({package})");
         }
         return Ok(());
     }
-    if let Some(unknown) = names.iter().find(|n| !BENCHES.iter().any(|(_, b)| b == n)) {
-        let known: Vec<&str> = BENCHES.iter().map(|(_, b)| *b).collect();
+    if let Some(unknown) = names.iter().find(|n| !benches.iter().any(|(_, b)| b == n)) {
+        let known: Vec<&str> = benches.iter().map(|(_, b)| *b).collect();
         return Err(format!(
             "unknown benchmark `{unknown}` (known: {})",
             known.join(", ")
         ));
     }
-    for (package, bench) in BENCHES {
+    for (package, bench) in &benches {
         if names.is_empty() || names.iter().any(|n| n == bench) {
             let mut cmd = util::cargo();
             cmd.args(["bench", "-p", package, "--bench", bench]);
@@ -44,4 +46,31 @@ pub(crate) fn run(args: &[String]) -> Result {
         }
     }
     Ok(())
+}
+
+/// Every benchmark target of the workspace members as (package, bench), in member order.
+fn bench_targets(meta: &Value) -> Vec<(&str, &str)> {
+    let members: Vec<&str> = meta["workspace_members"]
+        .as_array()
+        .map(|m| m.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
+        .flat_map(|p| {
+            let package = p["name"].as_str().unwrap_or_default();
+            p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| {
+                    t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "bench"))
+                })
+                .filter_map(move |t| Some((package, t["name"].as_str()?)))
+        })
+        .collect()
 }
