@@ -6,6 +6,7 @@
 mod bench;
 mod ci;
 mod deps;
+mod doctor;
 mod services;
 mod test;
 mod tidy;
@@ -23,6 +24,8 @@ Tasks:
           MariaDB) and run all tests; this is the README's test command
   ci      fmt, clippy, doc, deps, tidy, test and cargo-deny, as CI runs them
   bench   run the benchmarks
+  doctor  check a service's dependency graph for what silently breaks traces
+          (`cargo xtask doctor --manifest-path path/to/Cargo.toml`)
 
 Run `cargo xtask <task> --help` for a task's options.";
 
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         "test" => test::run(&rest),
         "ci" => ci::run(&rest),
         "bench" => bench::run(&rest),
+        "doctor" => doctor::run(&rest),
         "" => Err(format!("no task given\n\n{HELP}")),
         "help" | "-h" | "--help" => {
             println!("{HELP}");
