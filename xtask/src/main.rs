@@ -5,6 +5,7 @@
 
 mod bench;
 mod ci;
+mod compat;
 mod deps;
 mod doctor;
 mod services;
@@ -24,6 +25,8 @@ Tasks:
           MariaDB) and run all tests; this is the README's test command
   ci      fmt, clippy, doc, deps, tidy, test and cargo-deny, as CI runs them
   bench   run the benchmarks
+  compat  test each crate against the oldest and newest release of its target library;
+          writes docs/compatibility.md
   doctor  check a service's dependency graph for what silently breaks traces
           (`cargo xtask doctor --manifest-path path/to/Cargo.toml`)
 
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(&rest),
         "bench" => bench::run(&rest),
         "doctor" => doctor::run(&rest),
+        "compat" => compat::run(&rest),
         "" => Err(format!("no task given\n\n{HELP}")),
         "help" | "-h" | "--help" => {
             println!("{HELP}");
