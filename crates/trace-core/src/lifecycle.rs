@@ -39,11 +39,13 @@ pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
     let shutdown_timeout = Duration::from_millis(config.shutdown_timeout_ms);
     if !config.enabled {
         active::uninstall();
-        tracing::info!(target: "trace_core", "tracing disabled by configuration: no spans will be recorded or exported");
+        let summary = "tracing disabled by configuration: no spans will be recorded or exported";
+        announce(summary);
         return Ok(TracingGuard {
             provider: None,
             counters: Arc::new(Counters::default()),
             shutdown_timeout,
+            summary: summary.to_owned(),
         });
     }
     let policy = Sampling::new(config.sampler, config.sample_rate);
@@ -91,17 +93,29 @@ pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
         destinations.join(", ")
     };
     let propagators: Vec<&str> = config.propagators.iter().map(|p| p.as_str()).collect();
-    tracing::info!(
-        target: "trace_core",
+    let summary = format!(
         "tracing started: service={service} exporters=[{destinations}] sampler={} propagators={}",
         policy.describe(),
         propagators.join(",")
     );
+    announce(&summary);
     Ok(TracingGuard {
         provider: Some(provider),
         counters,
         shutdown_timeout,
+        summary,
     })
+}
+
+/// Logs the start-up line through `tracing`, or to stderr when no subscriber is set yet
+/// (the usual order when the subscriber includes [`crate::tracing_bridge::layer`], which
+/// needs `init` first): the line must never vanish, it is what answers "why no traces?".
+fn announce(summary: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::info!(target: "trace_core", "{summary}");
+    } else {
+        eprintln!("trace-core: {summary}");
+    }
 }
 
 fn dedup(kinds: &[ExporterKind]) -> Vec<ExporterKind> {
@@ -160,9 +174,17 @@ pub struct TracingGuard {
     provider: Option<SdkTracerProvider>,
     counters: Arc<Counters>,
     shutdown_timeout: Duration,
+    summary: String,
 }
 
 impl TracingGuard {
+    /// The start-up line `init` logged: service, exporters and endpoint, sampler and
+    /// propagators (or that tracing is disabled). Log it again once your subscriber is
+    /// set up if you want it in your own log format.
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
     /// Whether spans are recorded (false when tracing was disabled by configuration).
     pub fn is_enabled(&self) -> bool {
         self.provider.is_some()

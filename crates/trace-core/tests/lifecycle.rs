@@ -157,6 +157,25 @@ fn grpc_collector_down_and_hung_stay_bounded() {
 }
 
 #[test]
+fn the_start_up_summary_names_service_exporter_endpoint_and_sampler() {
+    let _serial = serial();
+    let mut config = collector_config(Protocol::HttpProtobuf, closed_port(), 200);
+    config.service_name = Some("checkout".into());
+    config.sample_rate = 0.25;
+    let guard = trace_core::init(&config).unwrap();
+    let summary = guard.summary().to_owned();
+    guard.shutdown().ok();
+    for part in [
+        "service=checkout",
+        "otlp http/protobuf http://127.0.0.1:",
+        "/v1/traces",
+        "0.25",
+    ] {
+        assert!(summary.contains(part), "`{part}` missing from: {summary}");
+    }
+}
+
+#[test]
 fn grpc_outside_a_tokio_runtime_is_a_clear_error() {
     let _serial = serial();
     let config = collector_config(Protocol::Grpc, closed_port(), 500);
@@ -177,6 +196,11 @@ fn disabled_config_installs_nothing_and_spans_are_no_ops() {
     let guard = trace_core::init(&config).unwrap();
     assert!(!guard.is_enabled());
     assert!(!trace_core::is_enabled());
+    assert!(
+        guard.summary().contains("tracing disabled"),
+        "{}",
+        guard.summary()
+    );
     let span = TRACER.start(SpanKind::Server, || {
         panic!("attributes must not be built when tracing is disabled")
     });
