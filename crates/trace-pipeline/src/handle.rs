@@ -41,8 +41,13 @@ pub struct TraceHandle {
 
 impl TraceHandle {
     /// The handle of the span active in `cx`; `None` when `cx` has no valid span
-    /// context (tracing off, or an unsampled root that never got a trace id).
+    /// context (tracing off, or an unsampled root that never got a trace id). An
+    /// unsampled remote parent gives a handle with its sampled flag off, so work picked
+    /// up with it stays unsampled, as the W3C specification asks.
     pub fn from_context(cx: &Context) -> Option<Self> {
+        if !cx.span().span_context().is_valid() {
+            return None;
+        }
         let mut fields: HashMap<String, String> = HashMap::with_capacity(2);
         TraceContextPropagator::new().inject_context(cx, &mut MapInjector(&mut fields));
         Some(Self {
@@ -86,11 +91,10 @@ impl TraceHandle {
 /// | In the backend | one long trace; its duration includes the time in the queue | two traces, each with a sensible duration, joined by the link |
 ///
 /// With either choice a missing or invalid handle starts a new trace; it never panics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Continuation {
     /// Continue the stored trace: the picked-up span is a child of the stored one.
-    #[default]
     Parent,
     /// Start a new trace whose root span links to the stored one.
     Link,

@@ -1,7 +1,31 @@
 //! The methods every handle shares: context, running work inside the span, retries.
 
-/// Implements the shared methods on a handle type with a `tracked: Tracked` field.
+/// Implements the shared methods on a handle type with a `tracked: Tracked` field;
+/// with `finish`, also `finish` and `run` for handles that record nothing more at the end.
 macro_rules! handle_methods {
+    ($handle:ident, finish) => {
+        handle_methods!($handle);
+
+        impl $handle {
+            /// Ends the span with `outcome`.
+            pub fn finish(self, outcome: crate::Outcome) {
+                self.tracked.finish_with(|| outcome, |_| {});
+            }
+
+            /// Runs `work` inside this span, then finishes with its result: `Ok` is
+            /// success, `Err` an error whose `error.type` is the error's type name.
+            pub async fn run<T, E, F>(self, work: F) -> Result<T, E>
+            where
+                F: ::std::future::Future<Output = Result<T, E>>,
+                E: ::std::error::Error,
+            {
+                let result = self.instrument(work).await;
+                self.tracked
+                    .finish_with(|| crate::Outcome::from_result(&result), |_| {});
+                result
+            }
+        }
+    };
     ($handle:ident) => {
         impl $handle {
             /// The context to run child work in and to propagate: this span's when it
@@ -36,12 +60,12 @@ macro_rules! handle_methods {
                 self.tracked.retry(attempt, reason);
             }
 
-            /// A [`TraceHandle`](crate::TraceHandle) of this span, to store with work
-            /// that continues elsewhere; `None` when the span does not record.
+            /// A [`TraceHandle`](crate::TraceHandle) of [`context`](Self::context), to
+            /// store with work that continues elsewhere. When this span does not record
+            /// it is the parent's (keeping an unsampled decision), and `None` when there
+            /// is no valid context at all.
             pub fn trace_handle(&self) -> Option<crate::TraceHandle> {
-                self.is_recording()
-                    .then(|| crate::TraceHandle::from_context(self.context()))
-                    .flatten()
+                crate::TraceHandle::from_context(self.context())
             }
         }
     };

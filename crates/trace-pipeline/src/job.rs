@@ -172,7 +172,7 @@ impl<'a> Job<'a> {
                 .with_attribute(KeyValue::new(JOB_NAME, self.name.to_owned()))
                 .with_links(pick_up.as_ref().and_then(|p| p.links()));
             let optional = [
-                self.id.map(|id| KeyValue::new(JOB_ID, id.to_owned())),
+                self.id.map(|id| KeyValue::new(JOB_ID, bounded(id))),
                 self.namespace
                     .map(|ns| KeyValue::new(JOB_NAMESPACE, ns.to_owned())),
                 self.priority.map(|p| KeyValue::new(JOB_PRIORITY, p)),
@@ -185,7 +185,7 @@ impl<'a> Job<'a> {
                 self.worker
                     .map(|(_, name)| KeyValue::new(JOB_WORKER_NAME, name.to_owned())),
                 self.user_id
-                    .map(|user| KeyValue::new(ENDUSER_ID, user.to_owned())),
+                    .map(|user| KeyValue::new(ENDUSER_ID, bounded(user))),
             ];
             start = start.with_attributes(optional.into_iter().flatten());
             start

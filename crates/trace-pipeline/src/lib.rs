@@ -68,7 +68,8 @@
 //! the message and `error.type`; skipped and cancelled are not errors. A handle dropped
 //! without `finish` (its future was cancelled) ends its span with outcome `cancelled`.
 //! Durations are the spans' own; jobs also record `job.duration_ms` as the seed did.
-//! Free text from callers (messages, reasons) is cut to 1 KiB.
+//! Free text and ids from callers (messages, reasons, `event.id`, `event.type`,
+//! `job.id`, `enduser.id`) are cut to 1 KiB, so a hostile message cannot grow a span.
 //!
 //! Seed 001's job fields map as: `JobID` → `job.id`, `JobName` → `job.name`,
 //! `Namespace` → `job.namespace`, `Priority` → `job.priority`, `ScheduledAt` →

@@ -12,8 +12,7 @@ use crate::attributes::{
 };
 use crate::handle::{Continuation, PickUp, TraceHandle, pick_up};
 use crate::handle_methods::handle_methods;
-use crate::outcome::Outcome;
-use crate::tracked::{OutcomeKeys, Tracked};
+use crate::tracked::{OutcomeKeys, Tracked, bounded};
 
 static PIPELINE_KEYS: OutcomeKeys = OutcomeKeys {
     outcome: PIPELINE_OUTCOME,
@@ -63,7 +62,7 @@ pub struct PipelineRun {
     name: Option<Box<str>>,
 }
 
-handle_methods!(PipelineRun);
+handle_methods!(PipelineRun, finish);
 
 impl PipelineRun {
     /// Starts a run of pipeline `name` for `event` as a child of [`Context::current`]
@@ -102,8 +101,8 @@ impl PipelineRun {
             SpanStart::new(format!("pipeline.{name}.execute"))
                 .with_attributes([
                     KeyValue::new(PIPELINE_NAME, name.to_owned()),
-                    KeyValue::new(EVENT_ID, event.id.to_owned()),
-                    KeyValue::new(EVENT_TYPE, event.event_type.to_owned()),
+                    KeyValue::new(EVENT_ID, bounded(event.id)),
+                    KeyValue::new(EVENT_TYPE, bounded(event.event_type)),
                 ])
                 .with_links(pick_up.and_then(PickUp::links))
         });
@@ -119,24 +118,6 @@ impl PipelineRun {
         let pipeline = self.name.as_deref().unwrap_or_default();
         StepRun::start_with_parent(self.context(), pipeline, step, capability, operation)
     }
-
-    /// Ends the run with `outcome`.
-    pub fn finish(self, outcome: Outcome) {
-        self.tracked.finish_with(|| outcome, |_| {});
-    }
-
-    /// Runs `work` inside this span, then finishes with its result: `Ok` is success,
-    /// `Err` an error whose `error.type` is the error's type name.
-    pub async fn run<T, E, F>(self, work: F) -> Result<T, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        E: std::error::Error,
-    {
-        let result = self.instrument(work).await;
-        self.tracked
-            .finish_with(|| Outcome::from_result(&result), |_| {});
-        result
-    }
 }
 
 /// One step of a pipeline run: the `pipeline.{pipeline}.step.{step}` span (INTERNAL).
@@ -146,7 +127,7 @@ pub struct StepRun {
     tracked: Tracked,
 }
 
-handle_methods!(StepRun);
+handle_methods!(StepRun, finish);
 
 impl StepRun {
     /// Starts step `step` of pipeline `pipeline` as a child of [`Context::current`],
@@ -180,23 +161,6 @@ impl StepRun {
     pub fn capability(&self, capability: &str, operation: &str) -> CapabilityCall {
         CapabilityCall::start_with_parent(self.context(), capability, operation)
     }
-
-    /// Ends the step with `outcome`.
-    pub fn finish(self, outcome: Outcome) {
-        self.tracked.finish_with(|| outcome, |_| {});
-    }
-
-    /// Runs `work` inside this span, then finishes with its result.
-    pub async fn run<T, E, F>(self, work: F) -> Result<T, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        E: std::error::Error,
-    {
-        let result = self.instrument(work).await;
-        self.tracked
-            .finish_with(|| Outcome::from_result(&result), |_| {});
-        result
-    }
 }
 
 /// One capability invocation (the seed's `ability.Invoke`): the
@@ -207,7 +171,7 @@ pub struct CapabilityCall {
     tracked: Tracked,
 }
 
-handle_methods!(CapabilityCall);
+handle_methods!(CapabilityCall, finish);
 
 impl CapabilityCall {
     /// Starts an invocation of `capability`.`operation` as a child of
@@ -227,22 +191,5 @@ impl CapabilityCall {
         Self {
             tracked: Tracked::new(span, &CAPABILITY_KEYS),
         }
-    }
-
-    /// Ends the invocation with `outcome`.
-    pub fn finish(self, outcome: Outcome) {
-        self.tracked.finish_with(|| outcome, |_| {});
-    }
-
-    /// Runs `work` inside this span, then finishes with its result.
-    pub async fn run<T, E, F>(self, work: F) -> Result<T, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        E: std::error::Error,
-    {
-        let result = self.instrument(work).await;
-        self.tracked
-            .finish_with(|| Outcome::from_result(&result), |_| {});
-        result
     }
 }

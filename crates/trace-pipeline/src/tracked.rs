@@ -9,8 +9,8 @@ use trace_core::TracedSpan;
 use crate::attributes::{RETRY_ATTEMPT, RETRY_EVENT, RETRY_REASON};
 use crate::outcome::Outcome;
 
-/// Free text taken from callers (progress messages, reasons, error messages) is cut to
-/// this many bytes so a span never grows without bound.
+/// Free text and ids taken from callers (progress messages, reasons, error messages,
+/// event and job ids) are cut to this many bytes so a span never grows without bound.
 pub(crate) const MAX_TEXT_BYTES: usize = 1024;
 
 /// Where a kind of span records its outcome.

@@ -4,8 +4,9 @@ use std::time::{Duration, SystemTime};
 
 use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, SpanKind};
+use trace_core::config::SamplerKind;
 use trace_core::testing::{CapturedSpan, SpanCapture};
-use trace_core::{ScopedTracer, SpanStart};
+use trace_core::{Sampling, ScopedTracer, SpanStart};
 use trace_pipeline::{Continuation, Event, Job, Outcome, PipelineRun, TraceHandle};
 
 static REQUEST: ScopedTracer = ScopedTracer::new("request", "0.0.0");
@@ -205,6 +206,36 @@ async fn missing_or_invalid_handles_start_a_new_trace() {
         );
         assert!(span.links.is_empty(), "{} links nothing", span.name());
     }
+}
+
+#[tokio::test]
+async fn an_unsampled_enqueuer_is_followed_when_continuing_and_not_when_linking() {
+    // The usual production sampler: parent-based, roots always sampled.
+    let capture = SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedAlwaysOn, 1.0));
+    let unsampled = TraceHandle {
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".into(),
+        tracestate: None,
+    };
+    let continued = Job::new("continued")
+        .picked_up(Some(&unsampled), Continuation::Parent)
+        .start();
+    assert!(!continued.is_recording());
+    // Work it hands on keeps the unsampled decision.
+    assert_eq!(continued.trace_handle(), Some(unsampled.clone()));
+    continued.finish(Outcome::Success);
+
+    let linked = Job::new("linked")
+        .picked_up(Some(&unsampled), Continuation::Link)
+        .start();
+    assert!(linked.is_recording());
+    linked.finish(Outcome::Success);
+
+    assert_eq!(capture.outline(), "Consumer job.linked\n");
+    let linked = capture.find("job.linked");
+    assert_eq!(
+        linked.links[0].span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
 }
 
 #[test]

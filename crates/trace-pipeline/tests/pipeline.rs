@@ -203,6 +203,16 @@ async fn skipped_steps_are_not_errors_and_retries_are_events() {
     assert_eq!(calls.iter().filter(|c| c.is_error()).count(), 2);
 }
 
+#[test]
+fn oversized_event_ids_are_cut() {
+    let capture = SpanCapture::install();
+    let huge = "x".repeat(1 << 20);
+    PipelineRun::start("digest", Event::new(&huge, &huge)).finish(Outcome::Success);
+    let run = capture.find("pipeline.digest.execute");
+    assert_eq!(run.attr("event.id").len(), 1024);
+    assert_eq!(run.attr("event.type").len(), 1024);
+}
+
 #[tokio::test]
 async fn a_step_dropped_by_a_timeout_ends_as_cancelled_not_failed() {
     let capture = SpanCapture::install();
