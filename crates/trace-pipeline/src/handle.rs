@@ -1,13 +1,10 @@
 //! Carrying a trace across a queue or a database row: [`TraceHandle`] and
 //! [`Continuation`].
 
-use std::collections::HashMap;
-
 use opentelemetry::Context;
-use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
 use serde::{Deserialize, Serialize};
-use trace_core::carrier::{MapExtractor, MapInjector};
 use trace_core::propagation::{TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceContextPropagator};
 
 /// A span context as W3C `traceparent` / `tracestate` strings, to store with a job or a
@@ -48,11 +45,11 @@ impl TraceHandle {
         if !cx.span().span_context().is_valid() {
             return None;
         }
-        let mut fields: HashMap<String, String> = HashMap::with_capacity(2);
-        TraceContextPropagator::new().inject_context(cx, &mut MapInjector(&mut fields));
+        let mut fields = Fields::default();
+        TraceContextPropagator::new().inject_context(cx, &mut fields);
         Some(Self {
-            traceparent: fields.remove(TRACEPARENT_HEADER)?,
-            tracestate: fields.remove(TRACESTATE_HEADER),
+            traceparent: fields.traceparent?,
+            tracestate: fields.tracestate,
         })
     }
 
@@ -64,12 +61,7 @@ impl TraceHandle {
     /// The remote span context the handle describes, or `None` when `traceparent` is
     /// not valid W3C Trace Context.
     pub fn span_context(&self) -> Option<SpanContext> {
-        let mut fields: Vec<(String, String)> = Vec::with_capacity(2);
-        fields.push((TRACEPARENT_HEADER.to_owned(), self.traceparent.clone()));
-        if let Some(tracestate) = &self.tracestate {
-            fields.push((TRACESTATE_HEADER.to_owned(), tracestate.clone()));
-        }
-        TraceContextPropagator::new().extract_span_context(&MapExtractor(&fields))
+        TraceContextPropagator::new().extract_span_context(self)
     }
 
     /// A context whose parent is the handle's span, on top of `base` (so baggage and
@@ -77,6 +69,43 @@ impl TraceHandle {
     pub fn to_context_with(&self, base: &Context) -> Option<Context> {
         self.span_context()
             .map(|span_context| base.with_remote_span_context(span_context))
+    }
+}
+
+/// The handle is a carrier: any propagator can read `traceparent` and `tracestate`
+/// from it.
+impl Extractor for TraceHandle {
+    fn get(&self, key: &str) -> Option<&str> {
+        if key.eq_ignore_ascii_case(TRACEPARENT_HEADER) {
+            Some(&self.traceparent)
+        } else if key.eq_ignore_ascii_case(TRACESTATE_HEADER) {
+            self.tracestate.as_deref()
+        } else {
+            None
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        let mut keys = vec![TRACEPARENT_HEADER];
+        keys.extend(self.tracestate.as_ref().map(|_| TRACESTATE_HEADER));
+        keys
+    }
+}
+
+/// What the propagator writes when a handle is made.
+#[derive(Default)]
+struct Fields {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+impl Injector for Fields {
+    fn set(&mut self, key: &str, value: String) {
+        if key.eq_ignore_ascii_case(TRACEPARENT_HEADER) {
+            self.traceparent = Some(value);
+        } else if key.eq_ignore_ascii_case(TRACESTATE_HEADER) {
+            self.tracestate = Some(value);
+        }
     }
 }
 

@@ -84,13 +84,16 @@
 //! [`Job::picked_up`] or [`PipelineRun::start_from`] continues that trace
 //! ([`Continuation::Parent`]) or starts a new one linked to it ([`Continuation::Link`]);
 //! [`Continuation`] explains when each is right. A missing or invalid handle starts a
-//! new trace.
+//! new trace. A [`TraceHandle`] is also an `opentelemetry` `Extractor`, so any
+//! propagator can read it.
 //!
 //! ## Cost
 //!
 //! Every handle decides "enabled?" and "sampled?" first (trace-core's
 //! [`ScopedTracer`]); names and attributes are built only for
 //! spans that record, so disabled and unsampled runs allocate nothing.
+//! `cargo bench -p trace-pipeline --bench pipeline_spans` prints the per-step overhead
+//! beside a bare future and the allocations per step.
 //!
 //! ## Feature flags
 //!

@@ -115,6 +115,8 @@ impl PipelineRun {
     /// Opens step `step` of this run, invoking `capability`.`operation`:
     /// the `pipeline.{pipeline}.step.{step}` span, a child of this run.
     pub fn step(&self, step: &str, capability: &str, operation: &str) -> StepRun {
+        // Without a name the run does not record, and neither will its steps unless a
+        // sampler that ignores parents picks them (then the name part stays empty).
         let pipeline = self.name.as_deref().unwrap_or_default();
         StepRun::start_with_parent(self.context(), pipeline, step, capability, operation)
     }

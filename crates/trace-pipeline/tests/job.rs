@@ -3,8 +3,11 @@
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::Value;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::trace::{SpanId, SpanKind};
 use trace_core::config::SamplerKind;
+use trace_core::propagation::TraceContextPropagator;
 use trace_core::testing::{CapturedSpan, SpanCapture};
 use trace_core::{Sampling, ScopedTracer, SpanStart};
 use trace_pipeline::{Continuation, Event, Job, Outcome, PipelineRun, TraceHandle};
@@ -252,6 +255,13 @@ fn a_bad_tracestate_is_dropped_but_the_traceparent_kept() {
         tracestate: Some("vendor=value".into()),
         ..handle
     };
+    // The handle is a carrier any propagator reads.
+    let extracted = TraceContextPropagator::new()
+        .extract_with_context(&opentelemetry::Context::new(), &with_state);
+    assert_eq!(
+        extracted.span().span_context(),
+        &with_state.span_context().unwrap()
+    );
     let round_trip = serde_json::to_string(&with_state).unwrap();
     let back: TraceHandle = serde_json::from_str(&round_trip).unwrap();
     assert_eq!(back, with_state);
