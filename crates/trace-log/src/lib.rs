@@ -87,7 +87,7 @@
 //! | Feature | Default | What it adds |
 //! |---|---|---|
 //! | `tracing` | no | [`TracingSpanLookup`]: ids of `tracing` spans that are not the active context (explicit parents, no context activation) |
-//! | `otlp-logs` | no | `otlp`: log records exported over OTLP through the OpenTelemetry logs bridge, with the same trace ids |
+//! | `otlp-logs` | no | `otlp` module: log records exported over OTLP through the OpenTelemetry logs bridge, with the same trace ids |
 //!
 //! ## Supported Rust versions
 //!
@@ -102,6 +102,8 @@ mod json;
 mod json_fields;
 mod layer;
 mod lookup;
+#[cfg(feature = "otlp-logs")]
+pub mod otlp;
 mod text;
 
 pub use ids::TraceIdFields;
