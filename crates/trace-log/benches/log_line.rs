@@ -35,7 +35,8 @@ static TRACER: ScopedTracer = ScopedTracer::new("bench", "0.1.0");
 
 const TARGET_DELTA_NS: f64 = 100.0;
 
-/// A `fmt` layer with `format` writing to a sink, as the only layer.
+/// A `fmt` layer with `format` writing to a sink, as the only layer. ANSI colours are
+/// off for both sides: `WithTraceIds` hands its inner format a writer without them.
 fn dispatch<F>(format: F) -> Dispatch
 where
     F: FormatEvent<Registry, DefaultFields> + Send + Sync + 'static,
@@ -44,6 +45,7 @@ where
         tracing_subscriber::registry().with(
             tracing_subscriber::fmt::layer()
                 .event_format(format)
+                .with_ansi(false)
                 .with_writer(std::io::sink),
         ),
     )

@@ -9,7 +9,7 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::ids::TraceIdFields;
+use crate::ids::{IdsTemplate, TraceIdFields};
 use crate::json_fields::{JsonFields, write_string};
 use crate::lookup::SpanLookup;
 
@@ -37,7 +37,7 @@ pub struct JsonFormat<T = SystemTime> {
     display_span: bool,
     flatten_fields: bool,
     trace_ids: bool,
-    fields: TraceIdFields,
+    ids: IdsTemplate,
     lookup: SpanLookup,
 }
 
@@ -57,7 +57,7 @@ impl JsonFormat {
             display_span: true,
             flatten_fields: false,
             trace_ids: true,
-            fields: TraceIdFields::default(),
+            ids: IdsTemplate::json(&TraceIdFields::default()),
             lookup: SpanLookup::default(),
         }
     }
@@ -73,7 +73,7 @@ impl<T> JsonFormat<T> {
             display_span: self.display_span,
             flatten_fields: self.flatten_fields,
             trace_ids: self.trace_ids,
-            fields: self.fields,
+            ids: self.ids,
             lookup: self.lookup,
         }
     }
@@ -114,7 +114,7 @@ impl<T> JsonFormat<T> {
 
     /// Uses other names for the id members.
     pub fn fields(mut self, fields: TraceIdFields) -> Self {
-        self.fields = fields;
+        self.ids = IdsTemplate::json(&fields);
         self
     }
 
@@ -162,12 +162,8 @@ where
         if self.trace_ids
             && let Some(ids) = self.lookup.ids(ctx, event)
         {
-            key(&mut writer, self.fields.trace_id_name())?;
-            write_string(&mut writer, ids.trace_id())?;
-            key(&mut writer, self.fields.span_id_name())?;
-            write_string(&mut writer, ids.span_id())?;
-            key(&mut writer, self.fields.trace_flags_name())?;
-            write_string(&mut writer, ids.trace_flags())?;
+            // `level` is always written before, so the object is open.
+            self.ids.write(&mut writer, &ids)?;
         }
         if self.display_span {
             let span = event

@@ -7,7 +7,7 @@ use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::ids::HexIds;
+use crate::ids::SpanIds;
 
 #[cfg(feature = "tracing")]
 pub use with_tracing::TracingSpanLookup;
@@ -21,7 +21,7 @@ pub(crate) struct SpanLookup {
 
 impl SpanLookup {
     /// The ids of the span `event` belongs to, or `None` outside any trace.
-    pub(crate) fn ids<S, N>(&self, ctx: &FmtContext<'_, S, N>, event: &Event<'_>) -> Option<HexIds>
+    pub(crate) fn ids<S, N>(&self, ctx: &FmtContext<'_, S, N>, event: &Event<'_>) -> Option<SpanIds>
     where
         S: tracing::Subscriber + for<'a> LookupSpan<'a>,
         N: for<'w> FormatFields<'w> + 'static,
@@ -34,7 +34,7 @@ impl SpanLookup {
         }
         #[cfg(not(feature = "tracing"))]
         let _ = event;
-        if let Some(ids) = HexIds::current() {
+        if let Some(ids) = SpanIds::current() {
             return Some(ids);
         }
         #[cfg(feature = "tracing")]
@@ -65,7 +65,7 @@ mod with_tracing {
     use tracing_subscriber::Layer;
     use tracing_subscriber::registry::LookupSpan;
 
-    use crate::ids::HexIds;
+    use crate::ids::SpanIds;
 
     /// The subscriber a format belongs to, learnt when that subscriber is built. A
     /// formatter cannot ask for it while an event is dispatched (tracing hands out a
@@ -86,7 +86,7 @@ mod with_tracing {
         /// The OpenTelemetry ids of the `tracing` span `id`, when it has a valid
         /// context. `S` is the subscriber the format sits on: the span must be in its
         /// registry, which also guarantees tracing-opentelemetry finds it.
-        pub(super) fn tracing_span_ids<S>(&self, id: &Id) -> Option<HexIds>
+        pub(super) fn tracing_span_ids<S>(&self, id: &Id) -> Option<SpanIds>
         where
             S: tracing::Subscriber + for<'a> LookupSpan<'a>,
         {
@@ -98,7 +98,7 @@ mod with_tracing {
             let dispatch = self.weak.get()?.upgrade()?;
             dispatch.downcast_ref::<S>()?.span(id)?;
             let cx = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
-            HexIds::of(cx.span().span_context())
+            SpanIds::of(cx.span().span_context())
         }
     }
 

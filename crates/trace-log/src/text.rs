@@ -1,5 +1,6 @@
 //! Human-readable lines: any tracing-subscriber event format, with the ids appended.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use tracing::{Event, Subscriber};
@@ -8,7 +9,7 @@ use tracing_subscriber::fmt::time::SystemTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::ids::{HexIds, TraceIdFields};
+use crate::ids::{IdsTemplate, TraceIdFields};
 use crate::lookup::SpanLookup;
 
 /// Wraps a human-readable event format (by default tracing-subscriber's
@@ -28,7 +29,7 @@ use crate::lookup::SpanLookup;
 #[derive(Clone, Debug)]
 pub struct WithTraceIds<F = Format<Full, SystemTime>> {
     inner: F,
-    fields: TraceIdFields,
+    ids: IdsTemplate,
     lookup: SpanLookup,
 }
 
@@ -43,14 +44,14 @@ impl<F> WithTraceIds<F> {
     pub fn new(inner: F) -> Self {
         Self {
             inner,
-            fields: TraceIdFields::default(),
+            ids: IdsTemplate::text(&TraceIdFields::default()),
             lookup: SpanLookup::default(),
         }
     }
 
     /// Uses other names for the id fields.
     pub fn fields(mut self, fields: TraceIdFields) -> Self {
-        self.fields = fields;
+        self.ids = IdsTemplate::text(&fields);
         self
     }
 
@@ -77,6 +78,36 @@ where
         let Some(ids) = self.lookup.ids(ctx, event) else {
             return self.inner.format_event(ctx, writer, event);
         };
+        let buffered = LINE.try_with(|line| {
+            let Ok(mut line) = line.try_borrow_mut() else {
+                return None; // formatting inside formatting: take the unbuffered path
+            };
+            line.clear();
+            let written = self
+                .inner
+                .format_event(ctx, Writer::new(&mut *line), event)
+                .and_then(|()| {
+                    let (body, newline) = match line.strip_suffix('\n') {
+                        Some(body) => (body, true),
+                        None => (line.as_str(), false),
+                    };
+                    writer.write_str(body)?;
+                    self.ids.write(&mut writer, &ids)?;
+                    if newline {
+                        writer.write_char('\n')
+                    } else {
+                        Ok(())
+                    }
+                });
+            if line.capacity() > MAX_KEPT_LINE {
+                line.clear();
+                line.shrink_to(MAX_KEPT_LINE);
+            }
+            Some(written)
+        });
+        if let Ok(Some(written)) = buffered {
+            return written;
+        }
         let mut line = HoldLineEnd {
             out: &mut writer,
             newline_held: false,
@@ -84,7 +115,7 @@ where
         self.inner
             .format_event(ctx, Writer::new(&mut line), event)?;
         let newline_held = line.newline_held;
-        write_ids(&mut writer, &self.fields, &ids)?;
+        self.ids.write(&mut writer, &ids)?;
         if newline_held {
             writer.write_char('\n')?;
         }
@@ -92,22 +123,17 @@ where
     }
 }
 
-fn write_ids(writer: &mut Writer<'_>, fields: &TraceIdFields, ids: &HexIds) -> fmt::Result {
-    for (name, value) in [
-        (fields.trace_id_name(), ids.trace_id()),
-        (fields.span_id_name(), ids.span_id()),
-        (fields.trace_flags_name(), ids.trace_flags()),
-    ] {
-        writer.write_char(' ')?;
-        writer.write_str(name)?;
-        writer.write_char('=')?;
-        writer.write_str(value)?;
-    }
-    Ok(())
+/// Capacity the per-thread line buffer keeps after an unusually long line.
+const MAX_KEPT_LINE: usize = 16 * 1024;
+
+thread_local! {
+    /// The inner format's line, so the ids can go before its newline. Writing through
+    /// an adapter instead costs an extra indirect call per fragment (tens per line).
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Passes the inner format's output through, holding back a final newline so the ids
-/// can go before it.
+/// can go before it (the path for re-entrant formatting, when the line buffer is busy).
 struct HoldLineEnd<'a, 'w> {
     out: &'a mut Writer<'w>,
     newline_held: bool,

@@ -234,3 +234,20 @@ fn correlation_can_be_switched_off() {
     server.end();
     assert_no_ids(&output.json_line("uncorrelated"));
 }
+
+#[test]
+fn lines_under_an_unsampled_root_carry_no_ids() {
+    use trace_core::Sampling;
+    use trace_core::config::SamplerKind;
+
+    let _capture =
+        SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
+    let (output, _subscriber) = install(JsonFormat::new());
+    let dropped = TRACER.start(SpanKind::Server, || SpanStart::new("GET /unsampled"));
+    {
+        let _active = dropped.context().clone().attach();
+        tracing::info!("not traced");
+    }
+    dropped.end();
+    assert_no_ids(&output.json_line("not traced"));
+}
