@@ -1,0 +1,254 @@
+//! Feature `otlp-logs`: exported log records carry the same ids as the printed lines
+//! and the exported spans.
+#![cfg(feature = "otlp-logs")]
+
+mod support;
+
+use opentelemetry::trace::SpanKind;
+use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+use support::{Output, assert_ids_of, assert_no_ids};
+use trace_core::testing::{CapturedSpan, SpanCapture};
+use trace_core::{ScopedTracer, SpanStart};
+use trace_log::JsonFormat;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+static TRACER: ScopedTracer = ScopedTracer::new("trace-log-test", "0.0.0");
+
+#[tracing::instrument]
+fn charge(amount: u64) {
+    tracing::info!("charging card");
+}
+
+#[track_caller]
+fn assert_record_of(exporter: &InMemoryLogExporter, body: &str, span: Option<&CapturedSpan>) {
+    let records = exporter.get_emitted_logs().unwrap();
+    let matching: Vec<_> = records
+        .iter()
+        .filter(|log| {
+            log.record
+                .body()
+                .is_some_and(|value| format!("{value:?}").contains(body))
+        })
+        .collect();
+    assert_eq!(matching.len(), 1, "one record with body {body:?}");
+    let trace_context = matching[0].record.trace_context();
+    match span {
+        Some(span) => {
+            let trace_context = trace_context.expect("record carries a trace context");
+            assert_eq!(trace_context.trace_id, span.trace_id());
+            assert_eq!(trace_context.span_id, span.span_id());
+            assert_eq!(
+                trace_context.trace_flags.map(|f| f.is_sampled()),
+                Some(true)
+            );
+        }
+        None => assert!(trace_context.is_none(), "no trace context outside a trace"),
+    }
+}
+
+#[test]
+fn exported_records_and_printed_lines_carry_the_ids_of_the_exported_spans() {
+    let capture = SpanCapture::install();
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let output = Output::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(trace_core::tracing_bridge::layer())
+        .with(trace_log::otlp::layer(&provider))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(JsonFormat::new())
+                .with_writer(output.clone()),
+        );
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+
+    tracing::info!("booting");
+    let server = TRACER.start(SpanKind::Server, || SpanStart::new("POST /payments"));
+    {
+        let _active = server.context().clone().attach();
+        tracing::info!("payment received");
+        charge(1_999);
+    }
+    server.end();
+
+    let server = capture.find("POST /payments");
+    let charge = capture.find("charge");
+    charge.assert_child_of(&server);
+
+    assert_record_of(&exporter, "booting", None);
+    assert_no_ids(&output.json_line("booting"));
+    assert_record_of(&exporter, "payment received", Some(&server));
+    assert_ids_of(&output.json_line("payment received"), &server);
+    assert_record_of(&exporter, "charging card", Some(&charge));
+    assert_ids_of(&output.json_line("charging card"), &charge);
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn a_provider_from_config_builds_for_http() {
+    let config = trace_core::Config {
+        service_name: Some("orders".into()),
+        endpoint: Some("http://127.0.0.1:1".into()),
+        ..trace_core::Config::default()
+    };
+    let provider = trace_log::otlp::logger_provider(&config).expect("HTTP log exporter");
+    // Nothing listens on port 1: shutdown reports the failed export, it does not hang.
+    let _ = provider.shutdown();
+}
+
+/// A running `tests/support/otlp_logs_sink.py`; it exits when its stdin closes on drop.
+struct LogsReceiver {
+    _child: std::process::Child,
+    port: u16,
+    out: std::path::PathBuf,
+}
+
+impl LogsReceiver {
+    /// `None` (after saying why) when the tests were not run through `cargo xtask test`;
+    /// under `CI=true` a missing receiver is a failure.
+    fn start() -> Option<Self> {
+        use std::io::BufRead as _;
+        use std::process::{Command, Stdio};
+
+        const PYTHON_ENV: &str = "TRACE_RS_OTLP_SINK_PYTHON";
+        let Some(python) = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty()) else {
+            let why = format!("{PYTHON_ENV} is not set: run the tests with `cargo xtask test`");
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            eprintln!("skipping the OTLP receiver test: {why}");
+            return None;
+        };
+        let out =
+            std::env::temp_dir().join(format!("trace-log-otlp-logs-{}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&out);
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/otlp_logs_sink.py"
+        );
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg("--out")
+            .arg(&out)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the OTLP logs receiver");
+        let mut ready = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        let port = ready
+            .trim()
+            .strip_prefix("READY grpc=")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("the receiver did not get ready: {ready:?}"));
+        Some(Self {
+            _child: child,
+            port,
+            out,
+        })
+    }
+
+    /// Every log record received so far, with its resource's `service.name`.
+    fn records(&self) -> Vec<(String, serde_json::Value)> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let mut records = Vec::new();
+        for request in text.lines() {
+            let request: serde_json::Value = serde_json::from_str(request).unwrap();
+            for resource_logs in request["resourceLogs"].as_array().into_iter().flatten() {
+                let service = resource_logs["resource"]["attributes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|kv| kv["key"] == "service.name")
+                    .map(|kv| kv["value"]["stringValue"].as_str().unwrap_or("").to_owned())
+                    .unwrap_or_default();
+                for scope_logs in resource_logs["scopeLogs"].as_array().into_iter().flatten() {
+                    for record in scope_logs["logRecords"].as_array().into_iter().flatten() {
+                        records.push((service.clone(), record.clone()));
+                    }
+                }
+            }
+        }
+        records
+    }
+}
+
+impl Drop for LogsReceiver {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.out);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_reach_a_real_otlp_receiver_with_the_span_ids() {
+    let Some(receiver) = LogsReceiver::start() else {
+        return;
+    };
+    let capture = SpanCapture::install();
+    let config = trace_core::Config {
+        service_name: Some("payments".into()),
+        protocol: trace_core::config::Protocol::Grpc,
+        endpoint: Some(format!("http://127.0.0.1:{}", receiver.port)),
+        ..trace_core::Config::default()
+    };
+    let provider = trace_log::otlp::logger_provider(&config).expect("OTLP/gRPC log exporter");
+    let output = Output::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(trace_core::tracing_bridge::layer())
+        .with(trace_log::otlp::layer(&provider))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(JsonFormat::new())
+                .with_writer(output.clone()),
+        );
+    {
+        let _subscriber = tracing::subscriber::set_default(subscriber);
+        let server = TRACER.start(SpanKind::Server, || SpanStart::new("POST /refunds"));
+        {
+            let _active = server.context().clone().attach();
+            tracing::warn!(refund.id = 9, "refund \"9\" requested");
+        }
+        server.end();
+        tracing::info!("outside any trace");
+    }
+    // The batch processor exports from its own thread; flushing blocks until it is done.
+    let flushed = tokio::task::spawn_blocking(move || {
+        let flushed = provider.force_flush();
+        let _ = provider.shutdown();
+        flushed
+    })
+    .await
+    .unwrap();
+    flushed.expect("the receiver accepted the log records");
+
+    let server = capture.find("POST /refunds");
+    let records = receiver.records();
+    let body = |record: &serde_json::Value| {
+        record["body"]["stringValue"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let inside = records
+        .iter()
+        .find(|(_, record)| body(record) == "refund \"9\" requested")
+        .unwrap_or_else(|| panic!("record received: {records:?}"));
+    assert_eq!(inside.0, "payments");
+    assert_eq!(inside.1["traceId"], server.trace_id().to_string());
+    assert_eq!(inside.1["spanId"], server.span_id().to_string());
+    assert_eq!(inside.1["flags"], 1);
+    assert_eq!(inside.1["severityText"], "WARN");
+    assert_ids_of(&output.json_line("refund \"9\" requested"), &server);
+
+    let outside = records
+        .iter()
+        .find(|(_, record)| body(record) == "outside any trace")
+        .unwrap_or_else(|| panic!("record received: {records:?}"));
+    assert!(
+        outside.1.get("traceId").is_none(),
+        "no trace id: {:?}",
+        outside.1
+    );
+}
