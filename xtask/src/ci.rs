@@ -11,6 +11,7 @@ cargo xtask ci [--install-tools] [--strict]
 Runs, in order, and reports each step's result:
   cargo fmt --all --check
   cargo clippy --workspace --all-targets --all-features -- -D warnings
+  cargo clippy -p trace-core --no-default-features -- -D warnings   (the slimmest build)
   RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps --all-features
   cargo xtask deps
   cargo xtask tidy
@@ -48,7 +49,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         util::run(util::cargo().args(["install", "--locked", "cargo-deny"]))?;
     }
 
-    let steps: [(&str, &dyn Fn() -> Result); 7] = [
+    let steps: [(&str, &dyn Fn() -> Result); 8] = [
         ("fmt", &|| {
             util::run(util::cargo().args(["fmt", "--all", "--check"]))
         }),
@@ -56,6 +57,13 @@ pub(crate) fn run(args: &[String]) -> Result {
             util::run(
                 util::cargo()
                     .args(["clippy", "--workspace", "--all-targets", "--all-features"])
+                    .args(["--", "-D", "warnings"]),
+            )
+        }),
+        ("clippy (trace-core, no default features)", &|| {
+            util::run(
+                util::cargo()
+                    .args(["clippy", "-p", "trace-core", "--no-default-features"])
                     .args(["--", "-D", "warnings"]),
             )
         }),

@@ -1,13 +1,16 @@
 //! The OTLP exporter, built from [`Config`] with every value set explicitly so the
 //! exporter never re-reads the environment behind trace-core's back.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+use opentelemetry_otlp::SpanExporter;
 
-use crate::config::{Compression, Config, Protocol};
+use crate::config::{Config, Protocol};
 use crate::error::InitError;
+
+#[cfg(not(any(feature = "otlp-http", feature = "otlp-grpc")))]
+use unavailable::NoOtlpExporter as SpanExporter;
 
 /// Builds the OTLP span exporter for `config`.
 pub(crate) fn build_otlp_exporter(config: &Config) -> Result<SpanExporter, InitError> {
@@ -20,6 +23,7 @@ pub(crate) fn build_otlp_exporter(config: &Config) -> Result<SpanExporter, InitE
     }
 }
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 fn read_certificate(config: &Config) -> Result<Option<Vec<u8>>, InitError> {
     config
         .certificate
@@ -37,7 +41,11 @@ fn read_certificate(config: &Config) -> Result<Option<Vec<u8>>, InitError> {
 
 #[cfg(feature = "otlp-http")]
 fn http(config: &Config, endpoint: String, timeout: Duration) -> Result<SpanExporter, InitError> {
-    use opentelemetry_otlp::WithHttpConfig;
+    use std::collections::HashMap;
+
+    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+
+    use crate::config::Compression;
 
     let protocol = match config.protocol {
         Protocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
@@ -96,7 +104,9 @@ fn http(_: &Config, _: String, _: Duration) -> Result<SpanExporter, InitError> {
 
 #[cfg(feature = "otlp-grpc")]
 fn grpc(config: &Config, endpoint: String, timeout: Duration) -> Result<SpanExporter, InitError> {
-    use opentelemetry_otlp::WithTonicConfig;
+    use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+
+    use crate::config::Compression;
     use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
     if tokio::runtime::Handle::try_current().is_err() {
@@ -140,4 +150,21 @@ fn grpc(_: &Config, _: String, _: Duration) -> Result<SpanExporter, InitError> {
         "OTLP/gRPC exporter",
         "trace-core was built without its `otlp-grpc` feature",
     ))
+}
+
+#[cfg(not(any(feature = "otlp-http", feature = "otlp-grpc")))]
+mod unavailable {
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+    /// The OTLP exporter's type when trace-core is built without `otlp-http` and
+    /// `otlp-grpc`: never constructed, `build_otlp_exporter` then returns an error.
+    #[derive(Debug)]
+    pub(crate) enum NoOtlpExporter {}
+
+    impl SpanExporter for NoOtlpExporter {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            match *self {}
+        }
+    }
 }
