@@ -217,17 +217,17 @@ mod tests {
             keys.redact_url("http://example.com/?%74oken=t&key"),
             "http://example.com/?%74oken=REDACTED&key"
         );
-        assert_eq!(
-            keys.redact_url("http://example.com"),
-            "http://example.com"
-        );
+        assert_eq!(keys.redact_url("http://example.com"), "http://example.com");
     }
 
     #[test]
     fn untouched_queries_are_borrowed() {
         let keys = SensitiveQueryKeys::new(["session"]);
         assert!(matches!(keys.redact_query("a=1&b=2"), Cow::Borrowed(_)));
-        assert_eq!(keys.redact_query("session=x&sig=y&token=z"), "session=REDACTED&sig=REDACTED&token=z");
+        assert_eq!(
+            keys.redact_query("session=x&sig=y&token=z"),
+            "session=REDACTED&sig=REDACTED&token=z"
+        );
         assert_eq!(keys.redact_query("%zz=1&%"), "%zz=1&%");
     }
 }

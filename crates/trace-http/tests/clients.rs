@@ -18,12 +18,12 @@ use opentelemetry::trace::SpanKind;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use support::{WAIT, layer, serve_axum};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tracing::instrument::WithSubscriber;
-use tracing_subscriber::layer::SubscriberExt;
 use trace_core::testing::SpanCapture;
 use trace_http::client::UrlTemplate;
 use trace_http::client::reqwest::HttpClientMiddleware;
 use trace_http::client::tower::HttpClientLayer;
+use tracing::instrument::WithSubscriber;
+use tracing_subscriber::layer::SubscriberExt;
 
 fn traced_client() -> ClientWithMiddleware {
     ClientBuilder::new(support::client())
@@ -33,7 +33,7 @@ fn traced_client() -> ClientWithMiddleware {
 
 /// Service B: a leaf that reports the traceparent it received.
 async fn backend() -> String {
-    let base = serve_axum(
+    serve_axum(
         Router::new()
             .route(
                 "/items/{id}",
@@ -47,8 +47,7 @@ async fn backend() -> String {
             .route("/gone", get(|| async { StatusCode::GONE }))
             .layer(layer()),
     )
-    .await;
-    base
+    .await
 }
 
 #[tokio::test]
@@ -250,7 +249,12 @@ async fn beside_reqwest_tracing_the_client_span_nests_under_its_tracing_span() {
     let theirs = spans
         .iter()
         .find(|s| s.span_id() == ours.parent_span_id())
-        .unwrap_or_else(|| panic!("reqwest-tracing's span is the parent:\n{}", capture.outline()));
+        .unwrap_or_else(|| {
+            panic!(
+                "reqwest-tracing's span is the parent:\n{}",
+                capture.outline()
+            )
+        });
     assert_eq!(theirs.instrumentation_scope.name(), "tracing");
     let server = spans.iter().find(|s| s.kind() == SpanKind::Server).unwrap();
     server.assert_child_of(ours);

@@ -92,9 +92,7 @@ async fn spans_are_named_after_the_route_template_with_stable_attributes() {
         "4bf92f3577b34da6a3ce929d0e0e4736"
     );
     assert_eq!(server.parent_span_id().to_string(), "00f067aa0ba902b7");
-    capture
-        .find("load user")
-        .assert_child_of(&server);
+    capture.find("load user").assert_child_of(&server);
 }
 
 #[tokio::test]
@@ -276,7 +274,10 @@ async fn public_endpoints_start_a_new_trace_linked_to_the_caller() {
     assert_eq!(server.parent_span_id().to_string(), "0000000000000000");
     assert_eq!(server.links.links.len(), 1);
     let link = &server.links.links[0].span_context;
-    assert_eq!(link.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        link.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
     assert_eq!(link.span_id().to_string(), "00f067aa0ba902b7");
 }
 
@@ -284,7 +285,7 @@ async fn public_endpoints_start_a_new_trace_linked_to_the_caller() {
 async fn the_trace_id_is_returned_and_the_extractor_sees_the_span() {
     let capture = SpanCapture::install();
     let base = serve_axum(app(
-        layer().trace_id_header(TraceIdHeader::TraceId("x-trace-id".parse().unwrap())),
+        layer().trace_id_header(TraceIdHeader::TraceId("x-trace-id".parse().unwrap()))
     ))
     .await;
     let response = support::client()
@@ -293,7 +294,10 @@ async fn the_trace_id_is_returned_and_the_extractor_sees_the_span() {
         .send()
         .await
         .unwrap();
-    let header = response.headers()["x-trace-id"].to_str().unwrap().to_owned();
+    let header = response.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(header, "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(response.text().await.unwrap(), header);
 
@@ -367,14 +371,32 @@ async fn hostile_propagation_headers_never_panic_and_start_new_traces() {
     let client = support::client();
     let long = "a".repeat(64 * 1024);
     let cases: Vec<Vec<(&str, String)>> = vec![
-        vec![("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01".into())],
-        vec![("traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into())],
-        vec![("traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01".into())],
+        vec![(
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01".into(),
+        )],
+        vec![(
+            "traceparent",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+        )],
+        vec![(
+            "traceparent",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01".into(),
+        )],
         vec![("traceparent", format!("{PARENT}-{long}"))],
-        vec![("traceparent", PARENT.into()), ("traceparent", PARENT.into())],
+        vec![
+            ("traceparent", PARENT.into()),
+            ("traceparent", PARENT.into()),
+        ],
         vec![("traceparent", "00-xyz-!!-zz".into())],
-        vec![("tracestate", format!("k={long}")), ("baggage", format!("k={long}"))],
-        vec![("baggage", "=;;,,=%%%".into()), ("tracestate", ",,,=,".into())],
+        vec![
+            ("tracestate", format!("k={long}")),
+            ("baggage", format!("k={long}")),
+        ],
+        vec![
+            ("baggage", "=;;,,=%%%".into()),
+            ("tracestate", ",,,=,".into()),
+        ],
     ];
     for headers in &cases {
         let mut request = client.get(format!("{base}/users/9"));
@@ -391,7 +413,11 @@ async fn hostile_propagation_headers_never_panic_and_start_new_traces() {
             span.trace_id().to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
-        assert!(span.attributes.iter().all(|kv| !kv.value.as_str().contains(&long)));
+        assert!(
+            span.attributes
+                .iter()
+                .all(|kv| !kv.value.as_str().contains(&long))
+        );
     }
 }
 

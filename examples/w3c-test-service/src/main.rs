@@ -77,7 +77,10 @@ async fn run() -> Result<(), String> {
         })
         .await
         .map_err(|error| error.to_string())?;
-    guard.shutdown().map(|_| ()).map_err(|error| error.to_string())
+    guard
+        .shutdown()
+        .map(|_| ())
+        .map_err(|error| error.to_string())
 }
 
 /// Runs the harness's instructions in order; failed calls are skipped (the harness

@@ -93,7 +93,10 @@ impl Harness {
             .collect();
         let body = serde_json::to_string(&arguments).unwrap();
         let status = self.post_raw(headers, &body).await;
-        assert_eq!(status, 200, "service answered {status} for headers {headers:?}");
+        assert_eq!(
+            status, 200,
+            "service answered {status} for headers {headers:?}"
+        );
         let callbacks = self.callbacks.lock().unwrap();
         ids.iter()
             .map(|id| {
@@ -173,7 +176,11 @@ fn get_traceparent(headers: &Headers) -> Traceparent {
         .filter(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
         .map(|(_, value)| value)
         .collect();
-    assert_eq!(values.len(), 1, "expect one traceparent header, got {values:?}");
+    assert_eq!(
+        values.len(),
+        1,
+        "expect one traceparent header, got {values:?}"
+    );
     let value = values[0];
     let fields: Vec<&str> = value.split('-').collect();
     let lower_hex = |text: &str, len: usize| {
@@ -230,7 +237,10 @@ fn get_tracestate(headers: &Headers) -> Tracestate {
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("tracestate"))
     {
-        assert!(!value.trim().is_empty(), "the service sent an empty tracestate");
+        assert!(
+            !value.trim().is_empty(),
+            "the service sent an empty tracestate"
+        );
         for member in value.split(',') {
             let member = member.trim_matches([' ', '\t']);
             if member.is_empty() {
@@ -358,7 +368,9 @@ async fn test_traceparent_version_0xff() {
     let harness = Harness::start().await;
     assert_new_trace(
         &harness,
-        &[tp("ff-12345678901234567890123456789012-1234567890123456-01")],
+        &[tp(
+            "ff-12345678901234567890123456789012-1234567890123456-01",
+        )],
         TRACE_ID,
     )
     .await;
@@ -430,7 +442,9 @@ async fn test_traceparent_trace_id_too_long() {
     let harness = Harness::start().await;
     let (traceparent, _) = single(
         &harness,
-        &[tp("00-123456789012345678901234567890123-1234567890123456-01")],
+        &[tp(
+            "00-123456789012345678901234567890123-1234567890123456-01",
+        )],
     )
     .await;
     assert_ne!(traceparent.trace_id, "123456789012345678901234567890123");
@@ -454,7 +468,9 @@ async fn test_traceparent_parent_id_all_zero() {
     let harness = Harness::start().await;
     assert_new_trace(
         &harness,
-        &[tp("00-12345678901234567890123456789012-0000000000000000-01")],
+        &[tp(
+            "00-12345678901234567890123456789012-0000000000000000-01",
+        )],
         TRACE_ID,
     )
     .await;
@@ -476,7 +492,9 @@ async fn test_traceparent_parent_id_too_long() {
     let harness = Harness::start().await;
     assert_new_trace(
         &harness,
-        &[tp("00-12345678901234567890123456789012-12345678901234567-01")],
+        &[tp(
+            "00-12345678901234567890123456789012-12345678901234567-01",
+        )],
         TRACE_ID,
     )
     .await;
@@ -509,7 +527,9 @@ async fn test_traceparent_trace_flags_too_long() {
     let harness = Harness::start().await;
     assert_new_trace(
         &harness,
-        &[tp("00-12345678901234567890123456789012-1234567890123456-001")],
+        &[tp(
+            "00-12345678901234567890123456789012-1234567890123456-001",
+        )],
         TRACE_ID,
     )
     .await;
@@ -653,7 +673,10 @@ async fn test_tracestate_all_allowed_characters() {
 #[tokio::test]
 async fn test_tracestate_ows_handling() {
     let harness = Harness::start().await;
-    for value in ["foo=1 \t , \t bar=2, \t baz=3", "foo=1\t \t,\t \tbar=2,\t \tbaz=3"] {
+    for value in [
+        "foo=1 \t , \t bar=2, \t baz=3",
+        "foo=1\t \t,\t \tbar=2,\t \tbaz=3",
+    ] {
         let (_, tracestate) = single(&harness, &[tp(P00), ts(value)]).await;
         assert_eq!(tracestate.get("foo"), Some("1"));
         assert_eq!(tracestate.get("bar"), Some("2"));
@@ -669,7 +692,11 @@ async fn test_tracestate_ows_handling() {
 #[tokio::test]
 async fn test_tracestate_key_illegal_characters() {
     let harness = Harness::start().await;
-    for (value, key) in [("foo =1", "foo "), ("FOO=1", "FOO"), ("foo.bar=1", "foo.bar")] {
+    for (value, key) in [
+        ("foo =1", "foo "),
+        ("FOO=1", "FOO"),
+        ("foo.bar=1", "foo.bar"),
+    ] {
         let (_, tracestate) = single(&harness, &[tp(P00), ts(value)]).await;
         assert_eq!(tracestate.get(key), None, "{value:?}");
     }
@@ -692,12 +719,21 @@ async fn test_tracestate_key_illegal_vendor_format() {
 #[tokio::test]
 async fn test_tracestate_member_count_limit() {
     let harness = Harness::start().await;
-    let first = "bar01=01,bar02=02,bar03=03,bar04=04,bar05=05,bar06=06,bar07=07,bar08=08,bar09=09,bar10=10";
-    let second = "bar11=11,bar12=12,bar13=13,bar14=14,bar15=15,bar16=16,bar17=17,bar18=18,bar19=19,bar20=20";
-    let third = "bar21=21,bar22=22,bar23=23,bar24=24,bar25=25,bar26=26,bar27=27,bar28=28,bar29=29,bar30=30";
+    let first =
+        "bar01=01,bar02=02,bar03=03,bar04=04,bar05=05,bar06=06,bar07=07,bar08=08,bar09=09,bar10=10";
+    let second =
+        "bar11=11,bar12=12,bar13=13,bar14=14,bar15=15,bar16=16,bar17=17,bar18=18,bar19=19,bar20=20";
+    let third =
+        "bar21=21,bar22=22,bar23=23,bar24=24,bar25=25,bar26=26,bar27=27,bar28=28,bar29=29,bar30=30";
     let (_, tracestate) = single(
         &harness,
-        &[tp(P00), ts(first), ts(second), ts(third), ts("bar31=31,bar32=32")],
+        &[
+            tp(P00),
+            ts(first),
+            ts(second),
+            ts(third),
+            ts("bar31=31,bar32=32"),
+        ],
     )
     .await;
     assert_eq!(tracestate.get("bar01"), Some("01"));
@@ -766,8 +802,10 @@ async fn test_multiple_requests_with_valid_traceparent() {
     let callbacks = harness.make_request(&[("traceparent", P01)], 3).await;
     let traceparents: Vec<Traceparent> = callbacks.iter().map(get_traceparent).collect();
     assert!(traceparents.iter().all(|tp| tp.trace_id == TRACE_ID));
-    let parent_ids: std::collections::HashSet<&str> =
-        traceparents.iter().map(|tp| tp.parent_id.as_str()).collect();
+    let parent_ids: std::collections::HashSet<&str> = traceparents
+        .iter()
+        .map(|tp| tp.parent_id.as_str())
+        .collect();
     assert_eq!(parent_ids.len(), 3);
 }
 
@@ -789,8 +827,10 @@ async fn test_multiple_requests_with_illegal_traceparent() {
     let callbacks = harness.make_request(&[("traceparent", zero)], 3).await;
     let traceparents: Vec<Traceparent> = callbacks.iter().map(get_traceparent).collect();
     assert!(traceparents.iter().all(|tp| tp.trace_id != "0".repeat(32)));
-    let parent_ids: std::collections::HashSet<&str> =
-        traceparents.iter().map(|tp| tp.parent_id.as_str()).collect();
+    let parent_ids: std::collections::HashSet<&str> = traceparents
+        .iter()
+        .map(|tp| tp.parent_id.as_str())
+        .collect();
     assert_eq!(parent_ids.len(), 3);
 }
 
@@ -802,7 +842,9 @@ async fn level2_the_random_flag_is_propagated_unchanged() {
     // Sampled and random: a new span, both flags kept.
     let (traceparent, _) = single(
         &harness,
-        &[tp("00-12345678901234567890123456789012-1234567890123456-03")],
+        &[tp(
+            "00-12345678901234567890123456789012-1234567890123456-03",
+        )],
     )
     .await;
     assert_eq!(traceparent.trace_id, TRACE_ID);
@@ -811,7 +853,9 @@ async fn level2_the_random_flag_is_propagated_unchanged() {
     // Random but not sampled: the trace id's randomness claim still travels on.
     let (traceparent, _) = single(
         &harness,
-        &[tp("00-12345678901234567890123456789012-1234567890123456-02")],
+        &[tp(
+            "00-12345678901234567890123456789012-1234567890123456-02",
+        )],
     )
     .await;
     assert_eq!(traceparent.trace_id, TRACE_ID);
@@ -827,7 +871,9 @@ async fn level2_the_random_flag_is_never_invented_and_unknown_flags_are_cleared(
     // Unknown bits (0x08, 0xf0) are not propagated; sampled and random are.
     let (traceparent, _) = single(
         &harness,
-        &[tp("00-12345678901234567890123456789012-1234567890123456-fb")],
+        &[tp(
+            "00-12345678901234567890123456789012-1234567890123456-fb",
+        )],
     )
     .await;
     assert_eq!(traceparent.trace_id, TRACE_ID);
@@ -835,7 +881,9 @@ async fn level2_the_random_flag_is_never_invented_and_unknown_flags_are_cleared(
     // A future version's flags are read the same way.
     let (traceparent, _) = single(
         &harness,
-        &[tp("cc-12345678901234567890123456789012-1234567890123456-09-extra")],
+        &[tp(
+            "cc-12345678901234567890123456789012-1234567890123456-09-extra",
+        )],
     )
     .await;
     assert_eq!(traceparent.version, "00");

@@ -21,6 +21,7 @@ use crate::redact::SensitiveQueryKeys;
 /// use reqwest_middleware::ClientBuilder;
 /// use trace_http::client::reqwest::HttpClientMiddleware;
 ///
+/// # let _ = rustls::crypto::ring::default_provider().install_default();
 /// let client = ClientBuilder::new(reqwest::Client::new())
 ///     .with(HttpClientMiddleware::new())
 ///     .build();

@@ -140,9 +140,9 @@ where
         if let Some(span) = this.span.take() {
             match &result {
                 Ok(response) => span::finish_response(span, response.status()),
-                Err(error) => span::finish_error(span, std::any::type_name::<E>(), || {
-                    error.to_string()
-                }),
+                Err(error) => {
+                    span::finish_error(span, std::any::type_name::<E>(), || error.to_string())
+                }
             }
         }
         Poll::Ready(result)

@@ -8,9 +8,9 @@ use http::{HeaderMap, StatusCode};
 use opentelemetry::trace::{Link, SpanContext};
 use opentelemetry::{KeyValue, StringValue, Value};
 use opentelemetry_semantic_conventions::attribute::{
-    CLIENT_ADDRESS, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PEER_ADDRESS,
-    NETWORK_PEER_PORT, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH,
-    URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
+    CLIENT_ADDRESS, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
+    NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
+    USER_AGENT_ORIGINAL,
 };
 use trace_core::{SpanStart, TracedSpan};
 
@@ -106,7 +106,11 @@ fn push_headers(captured: &[CapturedHeader], headers: &HeaderMap, out: &mut Vec<
         let values: Vec<StringValue> = headers
             .get_all(&header.name)
             .iter()
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned().into())
+            .map(|value| {
+                String::from_utf8_lossy(value.as_bytes())
+                    .into_owned()
+                    .into()
+            })
             .collect();
         if !values.is_empty() {
             out.push(KeyValue::new(
@@ -137,7 +141,9 @@ fn server_address(parts: &Parts) -> Option<(&str, Option<u16>)> {
         Some(authority) => authority.as_str(),
         None => parts.headers.get(HOST)?.to_str().ok()?,
     };
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     Some(split_host_port(authority))
 }
 

@@ -19,8 +19,12 @@ pub type SkipFn = dyn Fn(&Parts) -> bool + Send + Sync;
 pub const DEFAULT_SKIP_PATHS: &[&str] = &["/livez", "/readyz", "/healthz", "/metrics"];
 
 /// Headers that are never captured, whatever the configuration says.
-pub const NEVER_CAPTURED_HEADERS: &[&str] =
-    &["authorization", "cookie", "set-cookie", "proxy-authorization"];
+pub const NEVER_CAPTURED_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "proxy-authorization",
+];
 
 /// How the trace id is returned to the caller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,7 +85,10 @@ pub(crate) struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            skip_paths: DEFAULT_SKIP_PATHS.iter().map(|path| (*path).into()).collect(),
+            skip_paths: DEFAULT_SKIP_PATHS
+                .iter()
+                .map(|path| (*path).into())
+                .collect(),
             skip_if: None,
             route: default_route(),
             public_endpoint: false,
