@@ -18,9 +18,11 @@
 //! no-op exporter (`ExporterKind::None`), so export cost stays off the request path for
 //! all of them alike, as with production batching.
 //!
-//! Environment: `HTTP_LOAD_SECS` (seconds per stack, default 6), `HTTP_LOAD_CONNECTIONS`
-//! (default 32); `--quick` or `HTTP_LOAD_QUICK=1` runs 1 second per stack. A full run
-//! takes about a minute.
+//! The stacks take turns: `HTTP_LOAD_ROUNDS` rounds (default 5) of one slice per stack,
+//! so load from elsewhere on the machine hits every stack alike. `HTTP_LOAD_SECS` is the
+//! measured time per stack (default 6, split over the rounds), `HTTP_LOAD_CONNECTIONS` the
+//! number of keep-alive connections (default 32); `--quick` or `HTTP_LOAD_QUICK=1` runs 2
+//! rounds and 1 second per stack. A full run takes about a minute.
 
 use std::alloc::System;
 use std::convert::Infallible;
@@ -48,6 +50,8 @@ use trace_core::carrier::HeaderExtractor;
 use trace_core::config::{ExporterKind, SamplerKind};
 use trace_core::{Config, TracingGuard};
 use trace_http::server::HttpServerLayer;
+use tracing::Dispatch;
+use tracing::instrument::WithSubscriber;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -66,6 +70,14 @@ struct Measured {
     /// Process CPU time (server and load generator) per request.
     cpu_per_request: Duration,
     allocations: f64,
+}
+
+/// What the slices of one stack added up to.
+#[derive(Default)]
+struct Totals {
+    elapsed: Duration,
+    cpu: Duration,
+    latencies: Vec<Duration>,
 }
 
 /// CPU time this process has used (user + system), from `/proc/self/stat`; zero where
@@ -97,7 +109,8 @@ fn clock_ticks_per_second() -> f64 {
 }
 
 struct Settings {
-    duration: Duration,
+    slice: Duration,
+    rounds: u32,
     connections: usize,
     ticks_per_second: f64,
 }
@@ -106,24 +119,22 @@ impl Settings {
     fn from_env() -> Self {
         let quick = std::env::args().any(|arg| arg == "--quick")
             || std::env::var("HTTP_LOAD_QUICK").is_ok_and(|v| v == "1");
-        let secs = std::env::var("HTTP_LOAD_SECS")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(if quick { 1.0 } else { 6.0 });
-        let connections = std::env::var("HTTP_LOAD_CONNECTIONS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(32);
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+        let secs = env("HTTP_LOAD_SECS").unwrap_or(if quick { 1.0 } else { 6.0 });
+        let rounds = env("HTTP_LOAD_ROUNDS").unwrap_or(if quick { 2.0 } else { 5.0 });
+        let rounds = (rounds as u32).max(1);
         Self {
-            duration: Duration::from_secs_f64(secs),
-            connections,
+            slice: Duration::from_secs_f64(secs / f64::from(rounds)),
+            rounds,
+            connections: env("HTTP_LOAD_CONNECTIONS").map_or(32, |v| v as usize),
             ticks_per_second: clock_ticks_per_second(),
         }
     }
 }
 
-/// Serves the stack on loopback and drives it with keep-alive connections.
-async fn load<S, B>(settings: &Settings, stack: S) -> (f64, Duration, Duration)
+/// Serves the stack on loopback for one slice, driven by keep-alive connections.
+/// `dispatch` is the `tracing` subscriber the server's tasks run with, if any.
+async fn load<S, B>(settings: &Settings, stack: S, dispatch: Option<Dispatch>, totals: &mut Totals)
 where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
@@ -142,32 +153,26 @@ where
             };
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(stack.clone());
-            tokio::spawn(async move {
+            let connection = async move {
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
-            });
+            };
+            match &dispatch {
+                Some(dispatch) => tokio::spawn(connection.with_subscriber(dispatch.clone())),
+                None => tokio::spawn(connection),
+            };
         }
     });
     // Warm up connections, caches and the tracer before measuring.
-    drive(addr, settings.connections, Duration::from_millis(500)).await;
+    drive(addr, settings.connections, Duration::from_millis(200)).await;
     let started = Instant::now();
     let cpu_before = process_cpu_time(settings.ticks_per_second);
-    let mut latencies = drive(addr, settings.connections, settings.duration).await;
-    let cpu = process_cpu_time(settings.ticks_per_second).saturating_sub(cpu_before);
-    let elapsed = started.elapsed();
+    let latencies = drive(addr, settings.connections, settings.slice).await;
+    totals.cpu += process_cpu_time(settings.ticks_per_second).saturating_sub(cpu_before);
+    totals.elapsed += started.elapsed();
+    totals.latencies.extend(latencies);
     server.abort();
-    latencies.sort_unstable();
-    let p99 = latencies
-        .get(latencies.len() * 99 / 100)
-        .copied()
-        .unwrap_or_default();
-    let requests = latencies.len().max(1);
-    (
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        p99,
-        cpu / u32::try_from(requests).unwrap_or(u32::MAX),
-    )
 }
 
 /// `connections` clients sending requests back to back for `duration`; returns every
@@ -184,7 +189,7 @@ async fn drive(addr: SocketAddr, connections: usize, duration: Duration) -> Vec<
                         .await
                         .unwrap();
                 tokio::spawn(connection);
-                let mut latencies = Vec::with_capacity(1 << 16);
+                let mut latencies = Vec::with_capacity(1 << 14);
                 while Instant::now() < deadline {
                     let request = Request::get("/")
                         .header("host", "localhost")
@@ -264,28 +269,119 @@ fn init(rate: f64) -> TracingGuard {
     .expect("trace-core init")
 }
 
-/// Measures one stack: load over loopback, then allocations of a direct call.
-macro_rules! measure {
-    ($runtime:expr, $settings:expr, $name:expr, $layer:expr) => {{
-        let (requests_per_second, p99, cpu_per_request) = $runtime.block_on(load(
-            $settings,
-            ServiceBuilder::new()
-                .layer($layer)
-                .service_fn(hello::<Incoming>),
-        ));
-        let allocations = allocations_per_request(
-            ServiceBuilder::new()
-                .layer($layer)
-                .service_fn(hello::<Empty<Bytes>>),
-        );
-        Measured {
-            name: $name,
-            requests_per_second,
-            p99,
-            cpu_per_request,
-            allocations,
+/// The `tracing` subscriber of the tower-http stack: tracing-opentelemetry on the
+/// provider trace-core installed.
+fn tracing_dispatch() -> Dispatch {
+    use tracing_subscriber::layer::SubscriberExt;
+    Dispatch::new(tracing_subscriber::registry().with(trace_core::tracing_bridge::layer()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    Untraced,
+    OursDisabled,
+    Ours10,
+    Ours100,
+    RawSdk,
+    TowerHttp,
+}
+
+const STACKS: [Stack; 6] = [
+    Stack::Untraced,
+    Stack::OursDisabled,
+    Stack::Ours10,
+    Stack::Ours100,
+    Stack::RawSdk,
+    Stack::TowerHttp,
+];
+
+impl Stack {
+    fn name(self) -> &'static str {
+        match self {
+            Stack::Untraced => "untraced",
+            Stack::OursDisabled => "ours disabled",
+            Stack::Ours10 => "ours 10%",
+            Stack::Ours100 => "ours 100%",
+            Stack::RawSdk => "naive raw SDK",
+            Stack::TowerHttp => "tower-http + tracing-otel",
         }
-    }};
+    }
+
+    /// The trace-core sampling ratio the stack runs with; `None`: not initialised.
+    fn ratio(self) -> Option<f64> {
+        match self {
+            Stack::Untraced | Stack::OursDisabled => None,
+            Stack::Ours10 => Some(0.1),
+            Stack::Ours100 | Stack::RawSdk | Stack::TowerHttp => Some(1.0),
+        }
+    }
+
+    /// One load slice of this stack.
+    fn slice(self, runtime: &tokio::runtime::Runtime, settings: &Settings, totals: &mut Totals) {
+        let guard = self.ratio().map(init);
+        let hello = hello::<Incoming>;
+        runtime.block_on(async {
+            match self {
+                Stack::Untraced => {
+                    let stack = ServiceBuilder::new()
+                        .layer(Identity::new())
+                        .service_fn(hello);
+                    load(settings, stack, None, totals).await;
+                }
+                Stack::OursDisabled | Stack::Ours10 | Stack::Ours100 => {
+                    let stack = ServiceBuilder::new()
+                        .layer(HttpServerLayer::new())
+                        .service_fn(hello);
+                    load(settings, stack, None, totals).await;
+                }
+                Stack::RawSdk => {
+                    let stack = ServiceBuilder::new()
+                        .layer(RawSdkLayer::new())
+                        .service_fn(hello);
+                    load(settings, stack, None, totals).await;
+                }
+                Stack::TowerHttp => {
+                    let stack = ServiceBuilder::new()
+                        .layer(tower_http::trace::TraceLayer::new_for_http())
+                        .service_fn(hello);
+                    load(settings, stack, Some(tracing_dispatch()), totals).await;
+                }
+            }
+        });
+        if let Some(guard) = guard {
+            let _ = guard.shutdown();
+        }
+    }
+
+    /// Allocations per request of this stack.
+    fn allocations(self) -> f64 {
+        let guard = self.ratio().map(init);
+        let hello = hello::<Empty<Bytes>>;
+        let allocations = match self {
+            Stack::Untraced => allocations_per_request(ServiceBuilder::new().service_fn(hello)),
+            Stack::OursDisabled | Stack::Ours10 | Stack::Ours100 => allocations_per_request(
+                ServiceBuilder::new()
+                    .layer(HttpServerLayer::new())
+                    .service_fn(hello),
+            ),
+            Stack::RawSdk => allocations_per_request(
+                ServiceBuilder::new()
+                    .layer(RawSdkLayer::new())
+                    .service_fn(hello),
+            ),
+            Stack::TowerHttp => tracing::dispatcher::with_default(&tracing_dispatch(), || {
+                allocations_per_request(
+                    ServiceBuilder::new()
+                        .layer(tower_http::trace::TraceLayer::new_for_http())
+                        .service_fn(hello),
+                )
+            }),
+        };
+        if let Some(guard) = guard {
+            let _ = guard.shutdown();
+        }
+        allocations
+    }
 }
 
 fn main() {
@@ -295,20 +391,39 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "http_load: {} connections, {:?} per stack, hyper hello world on 127.0.0.1",
-        settings.connections, settings.duration
+        "http_load: {} connections; {} rounds of {:?} per stack, stacks interleaved; \
+         hyper hello world on 127.0.0.1",
+        settings.connections, settings.rounds, settings.slice
     );
-    let mut results = Vec::new();
-    results.push(measure!(runtime, &settings, "untraced", Identity::new()));
-    results.push(measure!(
-        runtime,
-        &settings,
-        "ours disabled",
-        HttpServerLayer::new()
-    ));
-
-    // Allocations of an unsampled root under a fractional ratio (the deferred decision)
-    // and under a sampled-out parent: both must add nothing to the untraced count.
+    // Interleaved rounds: a burst of load from elsewhere on the machine hits every
+    // stack alike instead of whichever happened to run then.
+    let mut totals: Vec<Totals> = STACKS.iter().map(|_| Totals::default()).collect();
+    for _ in 0..settings.rounds {
+        for (stack, totals) in STACKS.iter().zip(totals.iter_mut()) {
+            stack.slice(&runtime, &settings, totals);
+        }
+    }
+    let results: Vec<Measured> = STACKS
+        .iter()
+        .zip(totals)
+        .map(|(stack, mut totals)| {
+            totals.latencies.sort_unstable();
+            let requests = totals.latencies.len().max(1);
+            Measured {
+                name: stack.name(),
+                requests_per_second: requests as f64 / totals.elapsed.as_secs_f64(),
+                p99: totals
+                    .latencies
+                    .get(requests * 99 / 100)
+                    .or(totals.latencies.last())
+                    .copied()
+                    .unwrap_or_default(),
+                cpu_per_request: totals.cpu / u32::try_from(requests).unwrap_or(u32::MAX),
+                allocations: stack.allocations(),
+            }
+        })
+        .collect();
+    // An unsampled root under a fractional ratio (the deferred decision).
     let guard = init(1e-12);
     let unsampled_root = allocations_per_request(
         ServiceBuilder::new()
@@ -316,41 +431,6 @@ fn main() {
             .service_fn(hello::<Empty<Bytes>>),
     );
     let _ = guard.shutdown();
-
-    let guard = init(0.1);
-    results.push(measure!(
-        runtime,
-        &settings,
-        "ours 10%",
-        HttpServerLayer::new()
-    ));
-    let _ = guard.shutdown();
-
-    let _guard = init(1.0);
-    results.push(measure!(
-        runtime,
-        &settings,
-        "ours 100%",
-        HttpServerLayer::new()
-    ));
-    results.push(measure!(
-        runtime,
-        &settings,
-        "naive raw SDK",
-        RawSdkLayer::new()
-    ));
-    // Installed last: a global subscriber stays for the rest of the process.
-    {
-        use tracing_subscriber::layer::SubscriberExt;
-        let subscriber = tracing_subscriber::registry().with(trace_core::tracing_bridge::layer());
-        tracing::subscriber::set_global_default(subscriber).expect("no subscriber yet");
-    }
-    results.push(measure!(
-        runtime,
-        &settings,
-        "tower-http + tracing-otel",
-        tower_http::trace::TraceLayer::new_for_http()
-    ));
     report(&results, unsampled_root);
 }
 
