@@ -64,8 +64,9 @@
 //!   [`axum::ServerSpan`] extractor gives it too. Clients inject from
 //!   `Context::current()`.
 //! - **Cost.** Disabled tracing reads no header and allocates nothing. An unsampled
-//!   request builds no name or attribute and allocates nothing; its handler still runs
-//!   in the incoming context, so the trace propagates.
+//!   request builds no name or attribute and allocates nothing of its own (reading an
+//!   incoming `traceparent` costs trace-core's extraction, two small allocations); its
+//!   handler still runs in the incoming context, so the trace propagates.
 //! - **Skip list.** `/livez`, `/readyz`, `/healthz` and `/metrics` (exact paths,
 //!   configurable) and requests matching a predicate get no span; the incoming context
 //!   is still active in the handler.

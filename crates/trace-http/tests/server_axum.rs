@@ -443,3 +443,26 @@ async fn unsampled_requests_build_nothing_and_keep_propagating() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(capture.spans().is_empty(), "{}", capture.outline());
 }
+
+#[tokio::test]
+async fn a_client_leaving_mid_stream_ends_the_span_without_an_error() {
+    let capture = SpanCapture::install();
+    let endless = get(|| async {
+        let chunks = stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((Ok::<_, std::io::Error>("tick"), ()))
+        });
+        Body::from_stream(chunks)
+    });
+    let base = serve_axum(Router::new().route("/endless", endless).layer(layer())).await;
+    let mut response = support::get(format!("{base}/endless")).await;
+    assert_eq!(
+        response.chunk().await.unwrap().as_deref(),
+        Some(&b"tick"[..])
+    );
+    drop(response);
+    capture.wait_for_spans(1, WAIT).await;
+    let span = capture.find("GET /endless");
+    assert_eq!(span.attr("http.response.status_code"), "200");
+    assert!(!span.is_error(), "caller cancellation is not an error");
+}
