@@ -1,5 +1,7 @@
 //! The CLIENT span shared by every client integration.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, Method, StatusCode};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
@@ -65,9 +67,9 @@ pub(crate) fn start(
 ) -> TracedSpan {
     let span = TRACER.start(SpanKind::Client, || {
         let method = span_name_method(request.method);
-        let name = match request.template {
-            Some(UrlTemplate(template)) => format!("{method} {template}"),
-            None => method.to_owned(),
+        let name: Cow<'static, str> = match request.template {
+            Some(UrlTemplate(template)) => format!("{method} {template}").into(),
+            None => method.into(),
         };
         let mut attributes = Vec::with_capacity(8);
         method_attributes(request.method, &mut attributes);

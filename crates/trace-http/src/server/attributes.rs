@@ -1,5 +1,6 @@
 //! The server span's name and attributes; built only for sampled requests.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use http::header::{HOST, USER_AGENT};
@@ -26,9 +27,9 @@ pub(crate) fn request_span_start(
 ) -> SpanStart {
     let route = config.route.as_ref().and_then(|route| route(parts));
     let method = span_name_method(&parts.method);
-    let name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
+    let name: Cow<'static, str> = match &route {
+        Some(route) => format!("{method} {route}").into(),
+        None => method.into(),
     };
     let mut attributes = Vec::with_capacity(12 + config.request_headers.len());
     method_attributes(&parts.method, &mut attributes);
@@ -84,15 +85,17 @@ pub(crate) fn record_response(
     if !span.is_recording() {
         return;
     }
-    span.set_attributes(|| {
-        let mut attributes = Vec::with_capacity(1 + config.response_headers.len());
-        attributes.push(KeyValue::new(
-            HTTP_RESPONSE_STATUS_CODE,
-            i64::from(status.as_u16()),
-        ));
-        push_headers(&config.response_headers, headers, &mut attributes);
-        attributes
-    });
+    span.set_attribute(KeyValue::new(
+        HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    ));
+    if !config.response_headers.is_empty() {
+        span.set_attributes(|| {
+            let mut attributes = Vec::with_capacity(config.response_headers.len());
+            push_headers(&config.response_headers, headers, &mut attributes);
+            attributes
+        });
+    }
     if status.is_server_error() {
         span.record_error(
             status.as_u16().to_string(),
