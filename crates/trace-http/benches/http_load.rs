@@ -1,0 +1,578 @@
+//! HTTP load test on loopback: a hyper hello world behind each tracing stack, driven by
+//! an in-repo load generator (keep-alive HTTP/1.1 connections, each sending requests
+//! back to back), plus the allocations of one request through each stack.
+//!
+//! Stacks, measured one after another in one process:
+//!
+//! - `untraced`: the bare hello-world service;
+//! - `ours disabled`: [`HttpServerLayer`] with trace-core not initialised;
+//! - `ours 10%`: parent-based ratio 0.1 (requests carry no `traceparent`, so 90% are
+//!   unsampled roots);
+//! - `ours 100%`: parent-based always-on;
+//! - `naive raw SDK`: a tower layer written here the way a first attempt looks: the
+//!   global tracer, attributes built for every request, a boxed future;
+//! - `tower-http + tracing-otel`: `tower_http::trace::TraceLayer::new_for_http()` with the
+//!   `tracing-opentelemetry` layer (trace-core's `tracing` bridge).
+//!
+//! Every traced stack reports to the same trace-core provider, configured with the
+//! no-op exporter (`ExporterKind::None`), so export cost stays off the request path for
+//! all of them alike, as with production batching.
+//!
+//! The stacks take turns: `HTTP_LOAD_ROUNDS` rounds (default 5) of one slice per stack,
+//! so load from elsewhere on the machine hits every stack alike. `HTTP_LOAD_SECS` is the
+//! measured time per stack (default 6, split over the rounds), `HTTP_LOAD_CONNECTIONS` the
+//! number of keep-alive connections (default 32); `--quick` or `HTTP_LOAD_QUICK=1` runs 2
+//! rounds and 1 second per stack. A full run takes about a minute.
+
+use std::alloc::System;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use opentelemetry::context::FutureExt;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::{KeyValue, global};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use tokio::net::{TcpListener, TcpStream};
+use tower::layer::util::Identity;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use trace_core::carrier::HeaderExtractor;
+use trace_core::config::{ExporterKind, SamplerKind};
+use trace_core::{Config, TracingGuard};
+use trace_http::server::HttpServerLayer;
+use tracing::Dispatch;
+use tracing::instrument::WithSubscriber;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const BODY: &[u8] = b"Hello, World!";
+
+async fn hello<B>(_request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(BODY))))
+}
+
+/// One stack's figures.
+struct Measured {
+    name: &'static str,
+    requests_per_second: f64,
+    p99: Duration,
+    /// Process CPU time (server and load generator) per request.
+    cpu_per_request: Duration,
+    allocations: f64,
+}
+
+/// What the slices of one stack added up to.
+#[derive(Default)]
+struct Totals {
+    elapsed: Duration,
+    cpu: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// CPU time this process has used (user + system), from `/proc/self/stat`; zero where
+/// that file does not exist.
+fn process_cpu_time(ticks_per_second: f64) -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14, 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+        .unwrap_or(0.0);
+    Duration::from_secs_f64(ticks / ticks_per_second)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+struct Settings {
+    slice: Duration,
+    rounds: u32,
+    connections: usize,
+    ticks_per_second: f64,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let quick = std::env::args().any(|arg| arg == "--quick")
+            || std::env::var("HTTP_LOAD_QUICK").is_ok_and(|v| v == "1");
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+        let secs = env("HTTP_LOAD_SECS").unwrap_or(if quick { 1.0 } else { 6.0 });
+        let rounds = env("HTTP_LOAD_ROUNDS").unwrap_or(if quick { 2.0 } else { 5.0 });
+        let rounds = (rounds as u32).max(1);
+        Self {
+            slice: Duration::from_secs_f64(secs / f64::from(rounds)),
+            rounds,
+            connections: env("HTTP_LOAD_CONNECTIONS").map_or(32, |v| v as usize),
+            ticks_per_second: clock_ticks_per_second(),
+        }
+    }
+}
+
+/// Serves the stack on loopback for one slice, driven by keep-alive connections.
+/// `dispatch` is the `tracing` subscriber the server's tasks run with, if any.
+async fn load<S, B>(settings: &Settings, stack: S, dispatch: Option<Dispatch>, totals: &mut Totals)
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(stack.clone());
+            let connection = async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            };
+            match &dispatch {
+                Some(dispatch) => tokio::spawn(connection.with_subscriber(dispatch.clone())),
+                None => tokio::spawn(connection),
+            };
+        }
+    });
+    // Warm up connections, caches and the tracer before measuring.
+    drive(addr, settings.connections, Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let cpu_before = process_cpu_time(settings.ticks_per_second);
+    let latencies = drive(addr, settings.connections, settings.slice).await;
+    totals.cpu += process_cpu_time(settings.ticks_per_second).saturating_sub(cpu_before);
+    totals.elapsed += started.elapsed();
+    totals.latencies.extend(latencies);
+    server.abort();
+}
+
+/// `connections` clients sending requests back to back for `duration`; returns every
+/// request's latency.
+async fn drive(addr: SocketAddr, connections: usize, duration: Duration) -> Vec<Duration> {
+    let deadline = Instant::now() + duration;
+    let clients: Vec<_> = (0..connections)
+        .map(|_| {
+            tokio::spawn(async move {
+                let stream = TcpStream::connect(addr).await.unwrap();
+                let _ = stream.set_nodelay(true);
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                let mut latencies = Vec::with_capacity(1 << 14);
+                while Instant::now() < deadline {
+                    let request = Request::get("/")
+                        .header("host", "localhost")
+                        .body(Empty::<Bytes>::new())
+                        .unwrap();
+                    let started = Instant::now();
+                    sender.ready().await.unwrap();
+                    let response = sender.send_request(request).await.unwrap();
+                    let body = response.into_body().collect().await.unwrap().to_bytes();
+                    latencies.push(started.elapsed());
+                    assert_eq!(body.as_ref(), BODY);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for client in clients {
+        all.extend(client.await.unwrap());
+    }
+    all
+}
+
+/// Allocations of one request through `stack`, called directly (no sockets), averaged
+/// over many requests on a single-threaded runtime so nothing else allocates meanwhile.
+fn allocations_per_request<S, B>(mut stack: S) -> f64
+where
+    S: Service<Request<Empty<Bytes>>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    const REQUESTS: usize = 2_000;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let one = |stack: &mut S, request| {
+            let future = stack.call(request);
+            async move {
+                let response = future.await.unwrap();
+                response.into_body().collect().await.unwrap();
+            }
+        };
+        let requests = || {
+            (0..REQUESTS)
+                .map(|_| {
+                    Request::get("/")
+                        .header("host", "localhost")
+                        .body(Empty::<Bytes>::new())
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        for request in requests() {
+            stack.ready().await.unwrap();
+            one(&mut stack, request).await;
+        }
+        let prepared = requests();
+        let region = Region::new(GLOBAL);
+        for request in prepared {
+            stack.ready().await.unwrap();
+            one(&mut stack, request).await;
+        }
+        region.change().allocations as f64 / REQUESTS as f64
+    })
+}
+
+fn init(rate: f64) -> TracingGuard {
+    trace_core::init(&Config {
+        service_name: Some("http-load".into()),
+        exporters: vec![ExporterKind::None],
+        sampler: SamplerKind::ParentBasedTraceIdRatio,
+        sample_rate: rate,
+        ..Config::default()
+    })
+    .expect("trace-core init")
+}
+
+/// The `tracing` subscriber of the tower-http stack: tracing-opentelemetry on the
+/// provider trace-core installed.
+fn tracing_dispatch() -> Dispatch {
+    use tracing_subscriber::layer::SubscriberExt;
+    Dispatch::new(tracing_subscriber::registry().with(trace_core::tracing_bridge::layer()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    Untraced,
+    OursDisabled,
+    Ours10,
+    Ours100,
+    RawSdk,
+    TowerHttp,
+}
+
+const STACKS: [Stack; 6] = [
+    Stack::Untraced,
+    Stack::OursDisabled,
+    Stack::Ours10,
+    Stack::Ours100,
+    Stack::RawSdk,
+    Stack::TowerHttp,
+];
+
+impl Stack {
+    fn name(self) -> &'static str {
+        match self {
+            Stack::Untraced => "untraced",
+            Stack::OursDisabled => "ours disabled",
+            Stack::Ours10 => "ours 10%",
+            Stack::Ours100 => "ours 100%",
+            Stack::RawSdk => "naive raw SDK",
+            Stack::TowerHttp => "tower-http + tracing-otel",
+        }
+    }
+
+    /// The trace-core sampling ratio the stack runs with; `None`: not initialised.
+    fn ratio(self) -> Option<f64> {
+        match self {
+            Stack::Untraced | Stack::OursDisabled => None,
+            Stack::Ours10 => Some(0.1),
+            Stack::Ours100 | Stack::RawSdk | Stack::TowerHttp => Some(1.0),
+        }
+    }
+
+    /// One load slice of this stack.
+    fn slice(self, runtime: &tokio::runtime::Runtime, settings: &Settings, totals: &mut Totals) {
+        let guard = self.ratio().map(init);
+        let hello = hello::<Incoming>;
+        runtime.block_on(async {
+            match self {
+                Stack::Untraced => {
+                    let stack = ServiceBuilder::new()
+                        .layer(Identity::new())
+                        .service_fn(hello);
+                    load(settings, stack, None, totals).await;
+                }
+                Stack::OursDisabled | Stack::Ours10 | Stack::Ours100 => {
+                    let stack = ServiceBuilder::new()
+                        .layer(HttpServerLayer::new())
+                        .service_fn(hello);
+                    load(settings, stack, None, totals).await;
+                }
+                Stack::RawSdk => {
+                    let stack = ServiceBuilder::new()
+                        .layer(RawSdkLayer::new())
+                        .service_fn(hello);
+                    load(settings, stack, None, totals).await;
+                }
+                Stack::TowerHttp => {
+                    let stack = ServiceBuilder::new()
+                        .layer(tower_http::trace::TraceLayer::new_for_http())
+                        .service_fn(hello);
+                    load(settings, stack, Some(tracing_dispatch()), totals).await;
+                }
+            }
+        });
+        if let Some(guard) = guard {
+            let _ = guard.shutdown();
+        }
+    }
+
+    /// Allocations per request of this stack.
+    fn allocations(self) -> f64 {
+        let guard = self.ratio().map(init);
+        let hello = hello::<Empty<Bytes>>;
+        let allocations = match self {
+            Stack::Untraced => allocations_per_request(ServiceBuilder::new().service_fn(hello)),
+            Stack::OursDisabled | Stack::Ours10 | Stack::Ours100 => allocations_per_request(
+                ServiceBuilder::new()
+                    .layer(HttpServerLayer::new())
+                    .service_fn(hello),
+            ),
+            Stack::RawSdk => allocations_per_request(
+                ServiceBuilder::new()
+                    .layer(RawSdkLayer::new())
+                    .service_fn(hello),
+            ),
+            Stack::TowerHttp => tracing::dispatcher::with_default(&tracing_dispatch(), || {
+                allocations_per_request(
+                    ServiceBuilder::new()
+                        .layer(tower_http::trace::TraceLayer::new_for_http())
+                        .service_fn(hello),
+                )
+            }),
+        };
+        if let Some(guard) = guard {
+            let _ = guard.shutdown();
+        }
+        allocations
+    }
+}
+
+fn main() {
+    let settings = Settings::from_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "http_load: {} connections; {} rounds of {:?} per stack, stacks interleaved; \
+         hyper hello world on 127.0.0.1",
+        settings.connections, settings.rounds, settings.slice
+    );
+    // Interleaved rounds: a burst of load from elsewhere on the machine hits every
+    // stack alike instead of whichever happened to run then.
+    let mut totals: Vec<Totals> = STACKS.iter().map(|_| Totals::default()).collect();
+    for _ in 0..settings.rounds {
+        for (stack, totals) in STACKS.iter().zip(totals.iter_mut()) {
+            stack.slice(&runtime, &settings, totals);
+        }
+    }
+    let results: Vec<Measured> = STACKS
+        .iter()
+        .zip(totals)
+        .map(|(stack, mut totals)| {
+            totals.latencies.sort_unstable();
+            let requests = totals.latencies.len().max(1);
+            Measured {
+                name: stack.name(),
+                requests_per_second: requests as f64 / totals.elapsed.as_secs_f64(),
+                p99: totals
+                    .latencies
+                    .get(requests * 99 / 100)
+                    .or(totals.latencies.last())
+                    .copied()
+                    .unwrap_or_default(),
+                cpu_per_request: totals.cpu / u32::try_from(requests).unwrap_or(u32::MAX),
+                allocations: stack.allocations(),
+            }
+        })
+        .collect();
+    // An unsampled root under a fractional ratio (the deferred decision).
+    let guard = init(1e-12);
+    let unsampled_root = allocations_per_request(
+        ServiceBuilder::new()
+            .layer(HttpServerLayer::new())
+            .service_fn(hello::<Empty<Bytes>>),
+    );
+    let _ = guard.shutdown();
+    report(&results, unsampled_root);
+}
+
+fn report(results: &[Measured], unsampled_root: f64) {
+    let untraced = &results[0];
+    println!();
+    println!(
+        "{:<26} {:>9} {:>9} {:>8} {:>11} {:>10} {:>11}",
+        "stack", "req/s", "p99", "ratio", "cpu us/req", "+cpu us", "allocs/req"
+    );
+    let cpu_us = |result: &Measured| result.cpu_per_request.as_secs_f64() * 1e6;
+    for result in results {
+        let ratio = result.requests_per_second / untraced.requests_per_second;
+        println!(
+            "{:<26} {:>9.0} {:>7.0}us {:>7.3}x {:>11.2} {:>+10.2} {:>11.1}",
+            result.name,
+            result.requests_per_second,
+            result.p99.as_secs_f64() * 1e6,
+            ratio,
+            cpu_us(result),
+            cpu_us(result) - cpu_us(untraced),
+            result.allocations
+        );
+    }
+    println!("{:<26} {:>71.1}", "ours unsampled root", unsampled_root);
+    let find = |name: &str| results.iter().find(|r| r.name == name).unwrap();
+    let extra_allocs = |name: &str| find(name).allocations - untraced.allocations;
+    let ratio = |name: &str| find(name).requests_per_second / untraced.requests_per_second;
+    let ours = find("ours 100%").requests_per_second;
+    let tower_http = find("tower-http + tracing-otel").requests_per_second;
+    println!();
+    println!(
+        "targets (cpu us/req: this process's CPU time, server and load generator, per request):"
+    );
+    let check = |ok: bool| if ok { "PASS" } else { "MISS" };
+    println!(
+        "  disabled allocates nothing extra ......... {} ({:+.1})",
+        check(extra_allocs("ours disabled") <= 0.0),
+        extra_allocs("ours disabled")
+    );
+    println!(
+        "  unsampled allocates nothing extra ........ {} ({:+.1})",
+        check(unsampled_root - untraced.allocations <= 0.0),
+        unsampled_root - untraced.allocations
+    );
+    let extra_cpu = cpu_us(find("ours 100%")) - cpu_us(untraced);
+    println!(
+        "  100% costs <= +0.5 us CPU per request ..... {} ({extra_cpu:+.2} us)",
+        check(extra_cpu <= 0.5)
+    );
+    println!(
+        "  disabled >= 0.98x untraced ................ {} ({:.3}x)",
+        check(ratio("ours disabled") >= 0.98),
+        ratio("ours disabled")
+    );
+    println!(
+        "  10% >= 0.98x untraced ..................... {} ({:.3}x)",
+        check(ratio("ours 10%") >= 0.98),
+        ratio("ours 10%")
+    );
+    println!(
+        "  100% >= 0.90x untraced .................... {} ({:.3}x)",
+        check(ratio("ours 100%") >= 0.90),
+        ratio("ours 100%")
+    );
+    println!(
+        "  100% >= 1.4x tower-http + tracing-otel .... {} ({:.2}x)",
+        check(ours / tower_http >= 1.4),
+        ours / tower_http
+    );
+}
+
+/// A first-attempt tower layer on the raw OpenTelemetry API.
+#[derive(Clone)]
+struct RawSdkLayer {
+    tracer: std::sync::Arc<BoxedTracer>,
+}
+
+impl RawSdkLayer {
+    fn new() -> Self {
+        Self {
+            tracer: std::sync::Arc::new(global::tracer("naive-raw-sdk")),
+        }
+    }
+}
+
+impl<S> Layer<S> for RawSdkLayer {
+    type Service = RawSdkService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RawSdkService {
+            inner,
+            tracer: self.tracer.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct RawSdkService<S> {
+    inner: S,
+    tracer: std::sync::Arc<BoxedTracer>,
+}
+
+impl<S, B, RB> Service<Request<B>> for RawSdkService<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<RB>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let parent = global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(request.headers()))
+        });
+        let span = self
+            .tracer
+            .span_builder(format!("{} {}", request.method(), request.uri().path()))
+            .with_kind(SpanKind::Server)
+            .with_attributes(vec![
+                KeyValue::new("http.request.method", request.method().to_string()),
+                KeyValue::new("url.path", request.uri().path().to_owned()),
+                KeyValue::new("url.scheme", "http"),
+            ])
+            .start_with_context(&*self.tracer, &parent);
+        let cx = parent.with_span(span);
+        let future = self.inner.call(request).with_context(cx.clone());
+        Box::pin(async move {
+            let result = future.await;
+            if let Ok(response) = &result {
+                cx.span().set_attribute(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(response.status().as_u16()),
+                ));
+            }
+            cx.span().end();
+            result
+        })
+    }
+}

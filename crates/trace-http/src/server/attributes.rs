@@ -1,0 +1,188 @@
+//! The server span's name and attributes; built only for sampled requests.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use http::header::{HOST, USER_AGENT};
+use http::request::Parts;
+use http::{HeaderMap, StatusCode};
+use opentelemetry::trace::{Link, SpanContext};
+use opentelemetry::{KeyValue, StringValue, Value};
+use opentelemetry_semantic_conventions::attribute::{
+    CLIENT_ADDRESS, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
+    NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
+    USER_AGENT_ORIGINAL,
+};
+use trace_core::{SpanStart, TracedSpan};
+
+use super::config::{CapturedHeader, ServerConfig};
+use crate::method::{method_attributes, protocol_version, span_name_method};
+
+/// Everything the span starts with.
+pub(crate) fn request_span_start(
+    config: &ServerConfig,
+    parts: &Parts,
+    peer: Option<SocketAddr>,
+    caller: Option<SpanContext>,
+) -> SpanStart {
+    let route = config.route.as_ref().and_then(|route| route(parts));
+    let method = span_name_method(&parts.method);
+    let name: Cow<'static, str> = match &route {
+        Some(route) => format!("{method} {route}").into(),
+        None => method.into(),
+    };
+    let mut attributes = Vec::with_capacity(12 + config.request_headers.len());
+    method_attributes(&parts.method, &mut attributes);
+    attributes.push(KeyValue::new(URL_PATH, parts.uri.path().to_owned()));
+    attributes.push(KeyValue::new(URL_SCHEME, scheme(parts)));
+    if let Some(query) = parts.uri.query().filter(|query| !query.is_empty()) {
+        let query = config.query_keys.redact_query(query).into_owned();
+        attributes.push(KeyValue::new(URL_QUERY, query));
+    }
+    if let Some(route) = route {
+        attributes.push(KeyValue::new(HTTP_ROUTE, route));
+    }
+    if let Some((host, port)) = server_address(parts) {
+        attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+        if let Some(port) = port {
+            attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+        }
+    }
+    let peer = peer.or_else(|| connect_info(parts));
+    match forwarded_client(&parts.headers) {
+        Some(client) => attributes.push(KeyValue::new(CLIENT_ADDRESS, client.to_owned())),
+        None => {
+            if let Some(peer) = peer {
+                attributes.push(KeyValue::new(CLIENT_ADDRESS, peer.ip().to_string()));
+            }
+        }
+    }
+    if let Some(peer) = peer {
+        attributes.push(KeyValue::new(NETWORK_PEER_ADDRESS, peer.ip().to_string()));
+        attributes.push(KeyValue::new(NETWORK_PEER_PORT, i64::from(peer.port())));
+    }
+    if let Some(agent) = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
+        attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+    }
+    if let Some(version) = protocol_version(parts.version) {
+        attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+    }
+    push_headers(&config.request_headers, &parts.headers, &mut attributes);
+    let start = SpanStart::new(name).with_attributes(attributes);
+    match caller {
+        Some(caller) => start.with_links([Link::with_context(caller)]),
+        None => start,
+    }
+}
+
+/// Records the response status: `Error` only for 5xx on a server span.
+pub(crate) fn record_response(
+    config: &ServerConfig,
+    span: &TracedSpan,
+    status: StatusCode,
+    headers: &HeaderMap,
+) {
+    if !span.is_recording() {
+        return;
+    }
+    span.set_attribute(KeyValue::new(
+        HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    ));
+    if !config.response_headers.is_empty() {
+        span.set_attributes(|| {
+            let mut attributes = Vec::with_capacity(config.response_headers.len());
+            push_headers(&config.response_headers, headers, &mut attributes);
+            attributes
+        });
+    }
+    if status.is_server_error() {
+        span.record_error(
+            status.as_u16().to_string(),
+            status.canonical_reason().unwrap_or("server error"),
+        );
+    }
+}
+
+fn push_headers(captured: &[CapturedHeader], headers: &HeaderMap, out: &mut Vec<KeyValue>) {
+    for header in captured {
+        let values: Vec<StringValue> = headers
+            .get_all(&header.name)
+            .iter()
+            .map(|value| {
+                String::from_utf8_lossy(value.as_bytes())
+                    .into_owned()
+                    .into()
+            })
+            .collect();
+        if !values.is_empty() {
+            out.push(KeyValue::new(
+                header.key.clone(),
+                Value::Array(values.into()),
+            ));
+        }
+    }
+}
+
+fn scheme(parts: &Parts) -> &'static str {
+    if let Some(scheme) = parts.uri.scheme_str() {
+        return if scheme.eq_ignore_ascii_case("https") {
+            "https"
+        } else {
+            "http"
+        };
+    }
+    match parts.headers.get("x-forwarded-proto").map(|v| v.as_bytes()) {
+        Some(proto) if proto.eq_ignore_ascii_case(b"https") => "https",
+        _ => "http",
+    }
+}
+
+/// `server.address` and `server.port` from the absolute URI or the `Host` header.
+fn server_address(parts: &Parts) -> Option<(&str, Option<u16>)> {
+    let authority = match parts.uri.authority() {
+        Some(authority) => authority.as_str(),
+        None => parts.headers.get(HOST)?.to_str().ok()?,
+    };
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    Some(split_host_port(authority))
+}
+
+fn split_host_port(authority: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        // An IPv6 literal: `[::1]:8080`.
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => match port.parse() {
+            Ok(port) => (host, Some(port)),
+            Err(_) => (authority, None),
+        },
+        None => (authority, None),
+    }
+}
+
+/// The original client from `X-Forwarded-For` (its first entry), if present.
+fn forwarded_client(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("x-forwarded-for")?.to_str().ok()?;
+    let first = value.split(',').next()?.trim();
+    (!first.is_empty()).then_some(first)
+}
+
+#[cfg(feature = "axum")]
+fn connect_info(parts: &Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}
+
+#[cfg(not(feature = "axum"))]
+fn connect_info(_parts: &Parts) -> Option<SocketAddr> {
+    None
+}

@@ -1,0 +1,109 @@
+//! [`HttpServerService`]: starts the span and runs the inner service in its context.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{Request, Response};
+use http_body::Body;
+use opentelemetry::Context;
+use opentelemetry::trace::{SpanKind, TraceContextExt};
+use tower_service::Service;
+use trace_core::carrier::HeaderExtractor;
+use trace_core::propagation::extract_context_with;
+
+use super::attributes::request_span_start;
+use super::body::{ResponseBody, SpanGuard};
+use super::config::ServerConfig;
+use super::future::ResponseFuture;
+use crate::TRACER;
+
+/// The service built by [`HttpServerLayer`](super::HttpServerLayer).
+#[derive(Debug, Clone)]
+pub struct HttpServerService<S> {
+    inner: S,
+    config: Arc<ServerConfig>,
+    peer: Option<SocketAddr>,
+}
+
+impl<S> HttpServerService<S> {
+    pub(crate) fn new(inner: S, config: Arc<ServerConfig>) -> Self {
+        Self {
+            inner,
+            config,
+            peer: None,
+        }
+    }
+
+    /// Records `peer` as the connection's remote address (`network.peer.*`, and
+    /// `client.address` unless `X-Forwarded-For` names the client). For hyper servers,
+    /// which build one service per accepted connection; axum's `ConnectInfo` is read
+    /// without this.
+    pub fn with_peer_addr(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpServerService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: std::fmt::Display,
+    ResBody: Body,
+    ResBody::Error: std::fmt::Display,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if !trace_core::is_enabled() {
+            // Disabled: not even the incoming headers are read.
+            return ResponseFuture::new(self.inner.call(request), None, SpanGuard::none(), None);
+        }
+        let (parts, body) = request.into_parts();
+        let incoming = extract_context_with(&Context::current(), &HeaderExtractor(&parts.headers));
+        if self.config.is_skipped(&parts) {
+            let request = Request::from_parts(parts, body);
+            let future = {
+                let _active = incoming.clone().attach();
+                self.inner.call(request)
+            };
+            return ResponseFuture::new(future, Some(incoming), SpanGuard::none(), None);
+        }
+        let config = &*self.config;
+        let peer = self.peer;
+        let span = if config.public_endpoint {
+            let caller = incoming.span().span_context().clone();
+            let caller = caller.is_valid().then_some(caller);
+            TRACER.start_with_parent(&Context::new(), SpanKind::Server, || {
+                request_span_start(config, &parts, peer, caller)
+            })
+        } else {
+            TRACER.start_with_parent(&incoming, SpanKind::Server, || {
+                request_span_start(config, &parts, peer, None)
+            })
+        };
+        let cx = span.context().clone();
+        let request = Request::from_parts(parts, body);
+        let future = {
+            let _active = cx.clone().attach();
+            self.inner.call(request)
+        };
+        ResponseFuture::new(
+            future,
+            Some(cx),
+            SpanGuard::new(span),
+            Some(self.config.clone()),
+        )
+    }
+}

@@ -1,0 +1,108 @@
+//! Disabled and unsampled requests allocate nothing beyond what the service itself
+//! allocates. One test, so no other test's thread allocates during a measurement.
+
+use std::alloc::System;
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Empty, Full};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use tower::{Layer, Service, ServiceExt, service_fn};
+use trace_core::Sampling;
+use trace_core::config::SamplerKind;
+use trace_core::testing::SpanCapture;
+use trace_http::server::HttpServerLayer;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const REQUESTS: usize = 200;
+
+async fn hello(_: Request<Empty<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"hello"))))
+}
+
+/// Allocations of `REQUESTS` requests through `service`, each read to its end.
+async fn allocations<S, B>(service: &mut S, request: fn() -> Request<Empty<Bytes>>) -> usize
+where
+    S: Service<Request<Empty<Bytes>>, Response = Response<B>, Error = Infallible>,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let requests: Vec<_> = (0..REQUESTS).map(|_| request()).collect();
+    let region = Region::new(GLOBAL);
+    for request in requests {
+        let response = service.ready().await.unwrap().call(request).await.unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+    region.change().allocations
+}
+
+fn plain() -> Request<Empty<Bytes>> {
+    Request::get("/orders/7").body(Empty::new()).unwrap()
+}
+
+fn unsampled_parent() -> Request<Empty<Bytes>> {
+    Request::get("/orders/7")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        )
+        .body(Empty::new())
+        .unwrap()
+}
+
+#[test]
+fn disabled_and_unsampled_requests_allocate_nothing_extra() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut bare = service_fn(hello);
+        let mut traced = HttpServerLayer::new().layer(service_fn(hello));
+        // Warm up thread-locals and lazily initialised globals.
+        allocations(&mut bare, plain).await;
+        allocations(&mut traced, plain).await;
+        let baseline = allocations(&mut bare, plain).await;
+
+        assert!(!trace_core::is_enabled());
+        assert_eq!(allocations(&mut traced, plain).await, baseline, "disabled");
+        assert_eq!(
+            allocations(&mut traced, unsampled_parent).await,
+            baseline,
+            "disabled, with a traceparent"
+        );
+
+        let capture =
+            SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
+        allocations(&mut traced, plain).await;
+        assert_eq!(
+            allocations(&mut traced, plain).await,
+            baseline,
+            "unsampled root"
+        );
+        // Reading an incoming traceparent costs trace-core's extraction: the list of
+        // header values and the remote context (two allocations), sampled or not.
+        let propagated = allocations(&mut traced, unsampled_parent).await;
+        assert!(
+            propagated <= baseline + 2 * REQUESTS + REQUESTS / 20,
+            "unsampled parent: {propagated} allocations for {REQUESTS} requests, baseline {baseline}"
+        );
+        let ratio = Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 1e-12);
+        drop(capture);
+        let capture = SpanCapture::install_with(ratio);
+        allocations(&mut traced, plain).await;
+        assert_eq!(
+            allocations(&mut traced, plain).await,
+            baseline,
+            "unsampled root, deferred ratio decision"
+        );
+        assert!(capture.spans().is_empty());
+
+        // The sampled path does allocate: the measurement can tell the difference.
+        drop(capture);
+        let _capture = SpanCapture::install();
+        assert!(allocations(&mut traced, plain).await > baseline);
+    });
+}
