@@ -36,6 +36,10 @@ use crate::{active, propagation, resource};
 /// ```
 pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
     config.validate()?;
+    // Our reqwest build has no crypto provider of its own (see the README's TLS section);
+    // installing fails only when the application installed one already, which then wins.
+    #[cfg(feature = "otlp-http")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let shutdown_timeout = Duration::from_millis(config.shutdown_timeout_ms);
     if !config.enabled {
         active::uninstall();

@@ -75,8 +75,6 @@ fn blocking_client(
     timeout: Duration,
     certificate: Option<Vec<u8>>,
 ) -> Result<reqwest::blocking::Client, InitError> {
-    // Installing fails only when the application installed a provider already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let built = std::thread::Builder::new()
         .name("trace-core-http-client".into())
         .spawn(move || {
