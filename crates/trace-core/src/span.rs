@@ -14,6 +14,7 @@ use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use crate::active;
+use crate::propagation::LocallyStartedTrace;
 use crate::sampling::{self, FastDecision};
 use crate::tracer_cache::{self, TracerId};
 
@@ -314,7 +315,15 @@ impl Recording {
         self.cx.get_or_init(|| {
             let mut bare = self.bare.lock().unwrap_or_else(PoisonError::into_inner);
             match bare.take() {
-                Some(span) => self.parent.with_span(span),
+                Some(span) if self.parent.span().span_context().is_valid() => {
+                    self.parent.with_span(span)
+                }
+                // A root: its trace id is the SDK's random one, which lets the propagator
+                // send the Level 2 random flag downstream.
+                Some(span) => {
+                    let started = LocallyStartedTrace(span.span_context().trace_id());
+                    self.parent.with_value(started).with_span(span)
+                }
                 // Unreachable: only this initialiser takes the span, and it runs once.
                 None => self.parent.clone(),
             }

@@ -177,3 +177,41 @@ fn a_new_provider_is_picked_up_by_tracers_that_already_started_spans() {
     let names: Vec<String> = second.spans().iter().map(|s| s.name().to_owned()).collect();
     assert_eq!(names, ["second"]);
 }
+
+/// The traceparent `propagation::inject_context` writes for `cx`.
+fn injected_traceparent(cx: &Context) -> String {
+    let mut headers = std::collections::HashMap::new();
+    let propagator = trace_core::propagation::TraceContextPropagator::new();
+    opentelemetry::propagation::TextMapPropagator::inject_context(&propagator, cx, &mut headers);
+    headers.remove("traceparent").unwrap_or_default()
+}
+
+#[test]
+fn traces_started_here_carry_the_level_2_random_flag_downstream() {
+    let _capture = SpanCapture::install();
+    let root = TRACER.start(SpanKind::Server, || SpanStart::new("root"));
+    assert!(injected_traceparent(root.context()).ends_with("-03"));
+    let child =
+        TRACER.start_with_parent(root.context(), SpanKind::Client, || SpanStart::new("child"));
+    assert!(injected_traceparent(child.context()).ends_with("-03"));
+
+    // A remote parent's flags are passed on as they came: no random flag invented.
+    for (incoming, expected) in [("01", "-01"), ("03", "-03")] {
+        let remote = trace_core::propagation::parse_traceparent(&format!(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{incoming}"
+        ))
+        .unwrap();
+        let remote = opentelemetry::trace::SpanContext::new(
+            remote.trace_id(),
+            remote.span_id(),
+            remote.trace_flags(),
+            true,
+            Default::default(),
+        );
+        let parent = Context::new().with_remote_span_context(remote);
+        let server = TRACER.start_with_parent(&parent, SpanKind::Server, || SpanStart::new("s"));
+        let sent = injected_traceparent(server.context());
+        assert!(sent.ends_with(expected), "{incoming} -> {sent}");
+        assert!(sent.starts_with("00-0af7651916cd43dd8448eb211c80319c-"));
+    }
+}

@@ -32,6 +32,8 @@ mod baggage;
 mod composite;
 mod trace_context;
 mod traceparent;
+
+pub(crate) use traceparent::LocallyStartedTrace;
 mod tracestate;
 
 pub use baggage::{
