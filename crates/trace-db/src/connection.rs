@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use sea_orm::{
     AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, QueryStream, Statement, StreamTrait,
-    TransactionError, TransactionOptions, TransactionTrait,
+    ExecResult, IsolationLevel, QueryResult, QueryStream, Statement, StreamTrait, TransactionError,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::span::{Shared, affected_rows, fail, finish, returned_rows, with_span};
@@ -100,7 +100,9 @@ impl ConnectionTrait for TracedConnection {
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let span = self.shared.start_prepared(None, &stmt);
         let result = with_span(&span, self.inner.query_one_raw(stmt)).await;
-        finish(span, &result, |row| returned_rows(usize::from(row.is_some())));
+        finish(span, &result, |row| {
+            returned_rows(usize::from(row.is_some()))
+        });
         result
     }
 

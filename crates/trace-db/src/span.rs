@@ -180,4 +180,3 @@ pub(crate) async fn with_span<F: Future>(span: &TracedSpan, call: F) -> F::Outpu
         call.await
     }
 }
-

@@ -146,7 +146,9 @@ impl DbInfo {
 
     /// The server host and port, if known.
     pub fn server(&self) -> Option<(&str, Option<u16>)> {
-        self.server_address.as_deref().map(|a| (a, self.server_port))
+        self.server_address
+            .as_deref()
+            .map(|a| (a, self.server_port))
     }
 }
 
@@ -167,7 +169,8 @@ mod tests {
 
     #[test]
     fn urls_give_server_and_namespace_but_never_credentials() {
-        let info = DbInfo::from_url("postgres://user:s3cret@db.internal:6432/orders?sslmode=require");
+        let info =
+            DbInfo::from_url("postgres://user:s3cret@db.internal:6432/orders?sslmode=require");
         assert_eq!(info.system(), DbSystem::Postgresql);
         assert_eq!(info.server(), Some(("db.internal", Some(6432))));
         assert_eq!(info.namespace(), Some("orders"));
@@ -175,7 +178,10 @@ mod tests {
 
         let info = DbInfo::from_url("mysql://u@[::1]/app");
         assert_eq!(info.server(), Some(("::1", Some(3306))));
-        assert_eq!(DbInfo::from_url("sqlite::memory:"), DbInfo::new(DbSystem::Sqlite));
+        assert_eq!(
+            DbInfo::from_url("sqlite::memory:"),
+            DbInfo::new(DbSystem::Sqlite)
+        );
         assert_eq!(DbInfo::from_url("nonsense").system(), DbSystem::OtherSql);
     }
 }

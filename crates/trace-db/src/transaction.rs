@@ -8,9 +8,9 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanId, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    IsolationLevel, QueryResult, Statement, StreamTrait, TransactionError, TransactionOptions,
-    TransactionSession, TransactionStream, TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, IsolationLevel,
+    QueryResult, Statement, StreamTrait, TransactionError, TransactionOptions, TransactionSession,
+    TransactionStream, TransactionTrait,
 };
 use trace_core::TracedSpan;
 
@@ -82,14 +82,18 @@ impl TracedTransaction {
     fn statement_parent(&self) -> Option<Context> {
         let span = self.span.span.as_ref().filter(|s| s.is_recording())?;
         let current = Context::current();
-        let current_span = current.span();
-        let current_id = current_span.span_context();
-        let own = span.context().span().span_context().clone();
-        let inside = current_id.is_valid()
-            && current_id.trace_id() == own.trace_id()
-            && current_id.span_id() != self.span.parent_span_id;
-        drop(current_span);
-        Some(if inside { current } else { span.context().clone() })
+        let inside = {
+            let current_span = current.span();
+            let current_id = current_span.span_context();
+            current_id.is_valid()
+                && current_id.trace_id() == span.span_context().trace_id()
+                && current_id.span_id() != self.span.parent_span_id
+        };
+        Some(if inside {
+            current
+        } else {
+            span.context().clone()
+        })
     }
 
     /// Commits and ends the span with `db.transaction.outcome = commit`.
@@ -190,7 +194,9 @@ impl ConnectionTrait for TracedTransaction {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let span = self.shared.start_prepared(self.statement_parent().as_ref(), &stmt);
+        let span = self
+            .shared
+            .start_prepared(self.statement_parent().as_ref(), &stmt);
         let result = with_span(&span, self.inner.execute_raw(stmt)).await;
         finish(span, &result, |r| affected_rows(r.rows_affected()));
         result
@@ -206,14 +212,20 @@ impl ConnectionTrait for TracedTransaction {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let span = self.shared.start_prepared(self.statement_parent().as_ref(), &stmt);
+        let span = self
+            .shared
+            .start_prepared(self.statement_parent().as_ref(), &stmt);
         let result = with_span(&span, self.inner.query_one_raw(stmt)).await;
-        finish(span, &result, |row| returned_rows(usize::from(row.is_some())));
+        finish(span, &result, |row| {
+            returned_rows(usize::from(row.is_some()))
+        });
         result
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let span = self.shared.start_prepared(self.statement_parent().as_ref(), &stmt);
+        let span = self
+            .shared
+            .start_prepared(self.statement_parent().as_ref(), &stmt);
         let result = with_span(&span, self.inner.query_all_raw(stmt)).await;
         finish(span, &result, |rows| returned_rows(rows.len()));
         result
@@ -236,7 +248,9 @@ impl StreamTrait for TracedTransaction {
         stmt: Statement,
     ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
         Box::pin(async move {
-            let span = self.shared.start_prepared(self.statement_parent().as_ref(), &stmt);
+            let span = self
+                .shared
+                .start_prepared(self.statement_parent().as_ref(), &stmt);
             match self.inner.stream_raw(stmt).await {
                 Ok(stream) => Ok(TracedStream::new(stream, span)),
                 Err(err) => {

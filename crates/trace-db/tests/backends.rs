@@ -90,7 +90,13 @@ async fn crud_through_entities_nests_client_spans_under_the_caller(ctx: Ctx) {
     assert_eq!(insert.attr("db.query.summary"), "INSERT accounts");
     let update = capture.find("UPDATE accounts");
     assert_eq!(rows_attr(&update), 1);
-    assert_eq!(int_attr(&capture.find("DELETE accounts"), "db.response.affected_rows"), 1);
+    assert_eq!(
+        int_attr(
+            &capture.find("DELETE accounts"),
+            "db.response.affected_rows"
+        ),
+        1
+    );
     let selects = capture.find_all("SELECT accounts");
     let returned: Vec<i64> = selects
         .iter()
@@ -142,8 +148,16 @@ async fn transactions_record_commit_and_rollback_with_statements_nested(ctx: Ctx
     capture.wait_for_spans(3, Duration::from_secs(5)).await;
     let mut txns = capture.find_all(trace_db::TRANSACTION_SPAN_NAME);
     txns.sort_by_key(|s| s.start_time);
-    let outcomes: Vec<String> = txns.iter().map(|s| s.attr("db.transaction.outcome")).collect();
-    assert_eq!(outcomes, ["commit", "rollback", "rollback"], "{}", capture.outline());
+    let outcomes: Vec<String> = txns
+        .iter()
+        .map(|s| s.attr("db.transaction.outcome"))
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["commit", "rollback", "rollback"],
+        "{}",
+        capture.outline()
+    );
     let inserts = capture.find_all("INSERT accounts");
     for (txn, expected) in txns.iter().zip([2, 1, 1]) {
         let nested = inserts
@@ -232,7 +246,10 @@ async fn a_constraint_violation_records_its_code_and_keeps_the_error(ctx: Ctx) {
         backend,
         ..
     } = ctx;
-    new_account("dup@example.test", 1).insert(&db).await.expect("first");
+    new_account("dup@example.test", 1)
+        .insert(&db)
+        .await
+        .expect("first");
     capture.clear();
     let traced = new_account("dup@example.test", 2)
         .insert(&db)
@@ -243,14 +260,21 @@ async fn a_constraint_violation_records_its_code_and_keeps_the_error(ctx: Ctx) {
         .await
         .expect_err("duplicate, untraced");
     assert_eq!(traced.to_string(), untraced.to_string());
-    assert!(matches!(traced, DbErr::Exec(_) | DbErr::Query(_)), "{traced:?}");
+    assert!(
+        matches!(traced, DbErr::Exec(_) | DbErr::Query(_)),
+        "{traced:?}"
+    );
 
     let span = capture.find("INSERT accounts");
     assert!(span.is_error());
     let code = backend.unique_violation_code();
     assert_eq!(span.attr("db.response.status_code"), code);
     assert_eq!(span.attr("error.type"), code);
-    assert!(!all_text(&span).contains("dup@example.test"), "{}", all_text(&span));
+    assert!(
+        !all_text(&span).contains("dup@example.test"),
+        "{}",
+        all_text(&span)
+    );
 }
 
 macro_rules! on_every_backend {

@@ -38,7 +38,9 @@ fn every_corpus_case_passes_for_text_and_summary() {
         if allowed.contains(&text.as_str()) {
             text_passed += 1;
         } else {
-            failures.push(format!("{name}: text {text:?}, expected one of {allowed:?}"));
+            failures.push(format!(
+                "{name}: text {text:?}, expected one of {allowed:?}"
+            ));
         }
 
         let summary = summarize(query, system).map(|s| s.as_str().to_owned());
@@ -46,7 +48,9 @@ fn every_corpus_case_passes_for_text_and_summary() {
         if summary == expected_summary {
             summary_passed += 1;
         } else {
-            failures.push(format!("{name}: summary {summary:?}, expected {expected_summary:?}"));
+            failures.push(format!(
+                "{name}: summary {summary:?}, expected {expected_summary:?}"
+            ));
         }
     }
     println!(

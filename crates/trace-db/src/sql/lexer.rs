@@ -213,7 +213,9 @@ impl Iterator for Lexer<'_> {
                 self.number();
                 Kind::Literal
             }
-            b'+' | b'-' if next.is_ascii_digit() || (next == b'.' && self.peek(2).is_ascii_digit()) => {
+            b'+' | b'-'
+                if next.is_ascii_digit() || (next == b'.' && self.peek(2).is_ascii_digit()) =>
+            {
                 self.pos += 1;
                 self.number();
                 Kind::Literal

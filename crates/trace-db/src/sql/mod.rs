@@ -9,6 +9,6 @@ mod lexer;
 mod sanitize;
 mod summary;
 
-pub(crate) use sanitize::{redact_quoted, truncate};
 pub use sanitize::sanitize;
+pub(crate) use sanitize::{redact_quoted, truncate};
 pub use summary::{QuerySummary, summarize};

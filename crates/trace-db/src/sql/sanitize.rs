@@ -77,7 +77,10 @@ mod tests {
             pg(r#"SELECT "t"."a1" FROM "t" WHERE "id" = $1 AND x = $2"#),
             r#"SELECT "t"."a1" FROM "t" WHERE "id" = $1 AND x = $2"#
         );
-        assert_eq!(my("SELECT `a` FROM t WHERE b = ?"), "SELECT `a` FROM t WHERE b = ?");
+        assert_eq!(
+            my("SELECT `a` FROM t WHERE b = ?"),
+            "SELECT `a` FROM t WHERE b = ?"
+        );
     }
 
     #[test]
@@ -87,7 +90,10 @@ mod tests {
         assert_eq!(my(r#"SELECT "secret", 'it\'s', 'x'"#), "SELECT ?, ?, ?");
         assert_eq!(my("SELECT 1 # trailing"), "SELECT ? ");
         assert_eq!(pg("SELECT X'00ff', B'0101', N'x'"), "SELECT ?, ?, ?");
-        assert_eq!(pg("SELECT a::int FROM t /* a /* nested */ comment */"), "SELECT a::int FROM t ");
+        assert_eq!(
+            pg("SELECT a::int FROM t /* a /* nested */ comment */"),
+            "SELECT a::int FROM t "
+        );
     }
 
     #[test]
@@ -100,7 +106,10 @@ mod tests {
     #[test]
     fn truncates_on_a_char_boundary() {
         assert_eq!(sanitize("SELECT é", DbSystem::Sqlite, 8), "SELECT ");
-        assert_eq!(sanitize("SELECT 'x' FROM t", DbSystem::Sqlite, 8), "SELECT ?");
+        assert_eq!(
+            sanitize("SELECT 'x' FROM t", DbSystem::Sqlite, 8),
+            "SELECT ?"
+        );
     }
 
     #[test]

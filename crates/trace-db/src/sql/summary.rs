@@ -59,7 +59,12 @@ pub fn summarize(sql: &str, system: DbSystem) -> Option<QuerySummary> {
     while let Some(token) = tokens.next() {
         let text = &sql[token.start..token.end];
         let is_name = matches!(token.kind, Kind::Word | Kind::Quoted);
-        if is_name && matches!(expect, Expect::Target | Expect::ListTarget | Expect::DdlName) {
+        if is_name
+            && matches!(
+                expect,
+                Expect::Target | Expect::ListTarget | Expect::DdlName
+            )
+        {
             // Words between the keyword and the name: `DROP TABLE IF EXISTS t`,
             // `UPDATE ONLY t`, `TRUNCATE TABLE t`.
             let is_skippable = token.kind == Kind::Word
@@ -180,6 +185,7 @@ enum Expect {
     DdlName,
 }
 
+#[derive(Clone, Copy)]
 enum Keyword {
     Select,
     Insert,
@@ -224,25 +230,25 @@ const DDL_OBJECTS: &[&str] = &[
 ];
 
 fn keyword(word: &str) -> Keyword {
-    const TABLE: &[(&str, fn() -> Keyword)] = &[
-        ("SELECT", || Keyword::Select),
-        ("INSERT", || Keyword::Insert),
-        ("MERGE", || Keyword::Merge),
-        ("UPDATE", || Keyword::Update),
-        ("DELETE", || Keyword::Delete),
-        ("CREATE", || Keyword::Ddl),
-        ("ALTER", || Keyword::Ddl),
-        ("DROP", || Keyword::Ddl),
-        ("TRUNCATE", || Keyword::Truncate),
-        ("CALL", || Keyword::Call),
-        ("FROM", || Keyword::From),
-        ("JOIN", || Keyword::Join),
-        ("INTO", || Keyword::Into),
+    const TABLE: &[(&str, Keyword)] = &[
+        ("SELECT", Keyword::Select),
+        ("INSERT", Keyword::Insert),
+        ("MERGE", Keyword::Merge),
+        ("UPDATE", Keyword::Update),
+        ("DELETE", Keyword::Delete),
+        ("CREATE", Keyword::Ddl),
+        ("ALTER", Keyword::Ddl),
+        ("DROP", Keyword::Ddl),
+        ("TRUNCATE", Keyword::Truncate),
+        ("CALL", Keyword::Call),
+        ("FROM", Keyword::From),
+        ("JOIN", Keyword::Join),
+        ("INTO", Keyword::Into),
     ];
     TABLE
         .iter()
         .find(|(name, _)| word.eq_ignore_ascii_case(name))
-        .map_or(Keyword::Other, |(_, make)| make())
+        .map_or(Keyword::Other, |(_, keyword)| *keyword)
 }
 
 fn is_any(word: &str, set: &[&str]) -> bool {
@@ -352,13 +358,20 @@ mod tests {
             summary(r#"UPDATE "cake" SET "name" = $1 WHERE "cake"."id" = $2"#),
             "UPDATE cake"
         );
-        assert_eq!(summary(r#"DELETE FROM "cake" WHERE "cake"."id" = $1"#), "DELETE cake");
         assert_eq!(
-            summary("INSERT INTO `cake` (`name`) VALUES (?) ON DUPLICATE KEY UPDATE `name` = VALUES(`name`)"),
+            summary(r#"DELETE FROM "cake" WHERE "cake"."id" = $1"#),
+            "DELETE cake"
+        );
+        assert_eq!(
+            summary(
+                "INSERT INTO `cake` (`name`) VALUES (?) ON DUPLICATE KEY UPDATE `name` = VALUES(`name`)"
+            ),
             "INSERT cake"
         );
         assert_eq!(
-            summary(r#"INSERT INTO "c" ("id") VALUES ($1) ON CONFLICT ("id") DO UPDATE SET "id" = $2"#),
+            summary(
+                r#"INSERT INTO "c" ("id") VALUES ($1) ON CONFLICT ("id") DO UPDATE SET "id" = $2"#
+            ),
             "INSERT c"
         );
         assert_eq!(summary("SELECT * FROM t FOR UPDATE"), "SELECT t");
@@ -366,15 +379,25 @@ mod tests {
 
     #[test]
     fn lists_aliases_and_clauses() {
-        let s = summarize("SELECT a FROM t1 AS x, t2 y ORDER BY a, b", DbSystem::Sqlite).unwrap();
+        let s = summarize(
+            "SELECT a FROM t1 AS x, t2 y ORDER BY a, b",
+            DbSystem::Sqlite,
+        )
+        .unwrap();
         assert_eq!(s.as_str(), "SELECT t1 t2");
         assert_eq!(s.collection(), None);
-        assert_eq!(summary(r#"SELECT 1 FROM "public"."users""#), "SELECT public.users");
+        assert_eq!(
+            summary(r#"SELECT 1 FROM "public"."users""#),
+            "SELECT public.users"
+        );
     }
 
     #[test]
     fn ddl_and_other_statements() {
-        assert_eq!(summary("CREATE TABLE IF NOT EXISTS t (id int)"), "CREATE TABLE t");
+        assert_eq!(
+            summary("CREATE TABLE IF NOT EXISTS t (id int)"),
+            "CREATE TABLE t"
+        );
         assert_eq!(summary("create unique index i on t (a)"), "create index i");
         assert_eq!(
             summary("CREATE TABLE t (id int REFERENCES u (id) ON DELETE CASCADE)"),
@@ -392,7 +415,10 @@ mod tests {
 
     #[test]
     fn stops_at_the_last_whole_part() {
-        let sql = format!("SELECT * FROM {}", vec!["table_with_a_long_name"; 40].join(", "));
+        let sql = format!(
+            "SELECT * FROM {}",
+            vec!["table_with_a_long_name"; 40].join(", ")
+        );
         let s = summary(&sql);
         assert!(s.len() <= MAX_SUMMARY_LEN, "{}", s.len());
         assert!(s.ends_with(" table_with_a_long_name"));

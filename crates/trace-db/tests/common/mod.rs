@@ -107,7 +107,9 @@ where
             };
             let admin = Database::connect(&url).await.expect("postgres reachable");
             admin
-                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {namespace} CASCADE; CREATE SCHEMA {namespace}"))
+                .execute_unprepared(&format!(
+                    "DROP SCHEMA IF EXISTS {namespace} CASCADE; CREATE SCHEMA {namespace}"
+                ))
                 .await
                 .expect("schema created");
             let mut opts = ConnectOptions::new(url);
