@@ -44,8 +44,8 @@ mod account {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-const ITERATIONS: u32 = 2_000;
-const ROUNDS: usize = 7;
+const ITERATIONS: u32 = 1_000;
+const ROUNDS: usize = 15;
 const ALLOC_ITERATIONS: u64 = 500;
 
 async fn by_entity<C: ConnectionTrait>(db: &C) {

@@ -10,6 +10,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
+use crate::dispatch;
 use crate::span::{Shared, affected_rows, fail, finish, returned_rows, with_span};
 use crate::stream::TracedStream;
 use crate::transaction::{TracedTransaction, run_transaction};
@@ -85,21 +86,21 @@ impl ConnectionTrait for TracedConnection {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let span = self.shared.start_prepared(None, &stmt);
-        let result = with_span(&span, self.inner.execute_raw(stmt)).await;
+        let result = with_span(&span, dispatch::execute(&self.inner, stmt)).await;
         finish(span, &result, |r| affected_rows(r.rows_affected()));
         result
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let span = self.shared.start_statement(None, sql, None);
-        let result = with_span(&span, self.inner.execute_unprepared(sql)).await;
+        let result = with_span(&span, dispatch::execute_unprepared(&self.inner, sql)).await;
         finish(span, &result, |r| affected_rows(r.rows_affected()));
         result
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let span = self.shared.start_prepared(None, &stmt);
-        let result = with_span(&span, self.inner.query_one_raw(stmt)).await;
+        let result = with_span(&span, dispatch::query_one(&self.inner, stmt)).await;
         finish(span, &result, |row| {
             returned_rows(usize::from(row.is_some()))
         });
@@ -108,7 +109,7 @@ impl ConnectionTrait for TracedConnection {
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let span = self.shared.start_prepared(None, &stmt);
-        let result = with_span(&span, self.inner.query_all_raw(stmt)).await;
+        let result = with_span(&span, dispatch::query_all(&self.inner, stmt)).await;
         finish(span, &result, |rows| returned_rows(rows.len()));
         result
     }

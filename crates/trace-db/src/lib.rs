@@ -113,6 +113,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod connection;
+mod dispatch;
 mod error;
 mod options;
 mod span;
