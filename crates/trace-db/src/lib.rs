@@ -81,7 +81,10 @@
 //! semantic conventions, sanitized raw SQL, summaries, transaction and stream spans,
 //! and no cost for unsampled calls. Use one of the two: with both (and the
 //! `tracing-opentelemetry` bridge) each statement appears twice, sea-orm's nested under
-//! ours. trace-db does not enable `tracing-spans`.
+//! ours. trace-db does not enable `tracing-spans`; and because a `TracedConnection`
+//! calls sea-orm's sqlx pools directly (saving the allocation of a second boxed
+//! future per statement), sea-orm's own spans appear only for statements inside
+//! transactions, never twice for one statement outside them.
 //!
 //! ## Cost
 //!
