@@ -1,0 +1,133 @@
+//! trace-db: OpenTelemetry CLIENT spans for sea-orm 2.0 statements, transactions
+//! and streams, on PostgreSQL, MySQL/MariaDB and SQLite.
+//!
+//! Wrap the `DatabaseConnection` in a [`TracedConnection`] and pass `&TracedConnection`
+//! where entity code took `&DatabaseConnection`: it implements sea-orm's
+//! `ConnectionTrait`, `TransactionTrait` and `StreamTrait`, so
+//! `Entity::find().all(&db)`, `ActiveModel::insert(&db)`, `db.transaction(|txn| ...)`,
+//! `Entity::find().stream(&db)` and raw statements work unchanged. Every statement
+//! becomes a CLIENT span under `Context::current()`.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use sea_orm::{ConnectOptions, ConnectionTrait, TransactionTrait};
+//! use trace_db::{TraceOptions, TracedConnection};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sea_orm::DbErr> {
+//! // `trace_core::init(&config)` once at startup; without it nothing is recorded.
+//! let mut options = ConnectOptions::new("sqlite::memory:");
+//! options.max_connections(1);
+//! let db = TracedConnection::connect(options, TraceOptions::new()).await?;
+//!
+//! db.execute_unprepared("CREATE TABLE cake (id INTEGER PRIMARY KEY, name TEXT)").await?;
+//! // Span `INSERT cake`, db.query.text `INSERT INTO cake (name) VALUES (?)`.
+//! db.execute_unprepared("INSERT INTO cake (name) VALUES ('Cheesecake')").await?;
+//! // Span `transaction` (db.transaction.outcome = commit) with its statements nested.
+//! db.transaction::<_, (), sea_orm::DbErr>(|txn| {
+//!     Box::pin(async move {
+//!         txn.execute_unprepared("DELETE FROM cake").await?;
+//!         Ok(())
+//!     })
+//! })
+//! .await
+//! .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Run the full example with `cargo run -p trace-db --example sqlite` (console span
+//! tree, no collector needed). An existing connection is wrapped with
+//! [`TracedConnection::wrap`] and a [`DbInfo`] (from [`DbInfo::from_url`] and
+//! [`DbSystem::detect`]).
+//!
+//! ## Spans and attributes
+//!
+//! | Span | Kind | Name | Attributes |
+//! |---|---|---|---|
+//! | statement (`execute`, `query_one`, `query_all`, `execute_unprepared`, stream) | CLIENT | `db.query.summary`, e.g. `SELECT cake`, `INSERT orders SELECT carts`; `db.system.name` when no operation is found | `db.system.name` (`postgresql`, `mysql`, `mariadb`, `sqlite`), `db.namespace` (database name), `server.address`, `server.port`, `db.query.text`, `db.query.summary`, `db.operation.name` (when the statement has one operation), `db.collection.name` (when it names one table), `db.response.returned_rows` (queries, streams, `RETURNING`), `db.response.affected_rows` (writes; [`DB_RESPONSE_AFFECTED_ROWS`]), `db.query.parameter.<n>` (opt-in), on failure `error.type` and `db.response.status_code` |
+//! | transaction (`begin` to `commit`/`rollback`/drop) | INTERNAL | [`TRANSACTION_SPAN_NAME`] (`transaction`) | `db.system.name`, `db.namespace`, `server.*`, [`DB_TRANSACTION_OUTCOME`] (`commit`/`rollback`), on a failed begin/commit/rollback `error.type` |
+//!
+//! - `db.query.text`: a statement with bound values is recorded as built (with its
+//!   placeholders, never the values). Text without bound values (`execute_unprepared`,
+//!   `Statement::from_string`) may hold literals, so every string, number, hex, bit and
+//!   dollar-quoted literal becomes `?` and comments are removed ([`sql::sanitize`]);
+//!   `TRUE`/`FALSE`/`NULL` stay. At most [`TraceOptions::max_statement_length`] bytes.
+//! - Errors: `db.response.status_code` and `error.type` are the SQLSTATE (PostgreSQL,
+//!   MySQL, MariaDB) or SQLite's extended result code (`2067` for a unique
+//!   violation); without a code, `error.type` names the failure (`io`,
+//!   `pool_timed_out`, `connection_acquire`, ...). The status message is the error's
+//!   text with single-quoted values replaced by `?` (MySQL quotes the offending value).
+//!   The caller gets sea-orm's error unchanged. A missing row (`Ok(None)`, an empty
+//!   `Vec`) is not an error.
+//! - Statements of a transaction nest under its span; a span you start inside the
+//!   transaction (the `transaction(|txn| ...)` callback runs in its context) becomes
+//!   their parent instead.
+//! - A stream's span ends when the stream ends or is dropped, with the rows read so far.
+//!
+//! ## Options
+//!
+//! [`TraceOptions`]: statement capture on/off, maximum statement length (2048 bytes),
+//! bound-parameter capture (off; values can be personal data), extra attributes on
+//! every span.
+//!
+//! ## sea-orm's `tracing-spans` feature
+//!
+//! sea-orm 2.0 can emit its own `tracing` spans (`sea_orm.query_all`, ...; feature
+//! `tracing-spans`, off by default) with the older `db.system`/`db.operation`/
+//! `db.statement` fields and the statement as written (literals included when
+//! `record_stmt_in_spans` is on). trace-db creates OpenTelemetry spans directly: current
+//! semantic conventions, sanitized raw SQL, summaries, transaction and stream spans,
+//! and no cost for unsampled calls. Use one of the two: with both (and the
+//! `tracing-opentelemetry` bridge) each statement appears twice, sea-orm's nested under
+//! ours. trace-db does not enable `tracing-spans`; and because a `TracedConnection`
+//! calls sea-orm's sqlx pools directly (saving the allocation of a second boxed
+//! future per statement), sea-orm's own spans appear only for statements inside
+//! transactions, never twice for one statement outside them.
+//!
+//! ## Cost
+//!
+//! Sampling is decided before anything is built: a disabled or unsampled statement
+//! parses no SQL and builds no attribute. `cargo bench -p trace-db --bench
+//! query_overhead` prints the per-query overhead against the untraced connection.
+//!
+//! ## Feature flags
+//!
+//! | Feature | Default | What it adds |
+//! |---|---|---|
+//! | `postgres` | yes | sea-orm's `sqlx-postgres` |
+//! | `mysql` | yes | sea-orm's `sqlx-mysql` (MySQL and MariaDB) |
+//! | `sqlite` | yes | sea-orm's `sqlx-sqlite` |
+//! | `runtime-tokio` | yes | sea-orm's `runtime-tokio` (what [`TracedConnection::connect`] needs) |
+//! | `runtime-tokio-rustls` | no | sea-orm's `runtime-tokio-rustls`, for TLS connections |
+//!
+//! sea-orm's own default features stay off; enable what your entities need (`macros`,
+//! `with-chrono`, ...) in your own sea-orm dependency.
+//!
+//! ## Supported versions
+//!
+//! sea-orm 2.0.0 to 2.0.4 (`package.metadata.trace-rs.compat`).
+//!
+//! ## Supported Rust versions
+//!
+//! The minimum supported Rust version is 1.94 (the workspace's `rust-version`, set by
+//! sea-orm 2.0). CI builds with the current stable toolchain.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod connection;
+mod dispatch;
+mod error;
+mod options;
+mod span;
+pub mod sql;
+mod stream;
+mod system;
+mod transaction;
+
+pub use connection::TracedConnection;
+pub use options::TraceOptions;
+pub use span::{DB_RESPONSE_AFFECTED_ROWS, DB_TRANSACTION_OUTCOME, TRANSACTION_SPAN_NAME};
+pub use stream::TracedStream;
+pub use system::{DbInfo, DbSystem};
+pub use transaction::TracedTransaction;
