@@ -889,3 +889,20 @@ async fn level2_the_random_flag_is_never_invented_and_unknown_flags_are_cleared(
     assert_eq!(traceparent.version, "00");
     assert_eq!(traceparent.flags, 0x01);
 }
+
+#[tokio::test]
+async fn level2_a_trace_started_here_is_sampled_and_random() {
+    let harness = Harness::start().await;
+    // No traceparent, and an invalid one: the service starts the trace, with an SDK-random
+    // trace id, so it may and does claim randomness.
+    for headers in [
+        vec![],
+        vec![tp(
+            "00-00000000000000000000000000000000-1234567890123456-01",
+        )],
+    ] {
+        let (traceparent, _) = single(&harness, &headers).await;
+        assert_ne!(traceparent.trace_id, TRACE_ID);
+        assert_eq!(traceparent.flags, 0x03);
+    }
+}
