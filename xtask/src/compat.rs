@@ -12,8 +12,9 @@ use crate::util::{self, Result};
 const HELP: &str = "\
 cargo xtask compat [CRATE...]
 
-For every crate with `[package.metadata.trace-rs.compat]` (`library`, `oldest`, `newest`),
-or only the named ones: pins the library to each end of the range with
+For every crate with `[package.metadata.trace-rs.compat]` (`library`, `oldest`, `newest`,
+optional `pin-with` = crates released in lockstep with the library, such as sea-orm-macros),
+or only the named ones: pins the library (and `pin-with`) to each end of the range with
 `cargo update --precise`, runs the crate's tests with the components they need
 (`cargo xtask test -p CRATE`), restores Cargo.lock, and writes the matrix to
 docs/compatibility.md. Fails when a declared end does not resolve, build or pass.";
@@ -27,6 +28,8 @@ struct Declared {
     library: String,
     oldest: String,
     newest: String,
+    /// Crates pinned to the same version as the library.
+    pin_with: Vec<String>,
 }
 
 /// The outcome at one end of a range.
@@ -126,6 +129,12 @@ fn declared_ranges(meta: &Value) -> Result<Vec<Declared>> {
             library: field("library")?,
             oldest: field("oldest")?,
             newest: field("newest")?,
+            pin_with: compat["pin-with"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
         });
     }
     Ok(ranges)
@@ -145,12 +154,14 @@ fn resolved_version(name: &str) -> Result<Option<String>> {
 
 /// Pins the library to `version` and runs the crate's tests.
 fn check_end(range: &Declared, version: &str) -> std::result::Result<(), String> {
-    let current = resolved_version(&range.library)?
-        .ok_or_else(|| format!("{} is not in the dependency graph", range.library))?;
-    if current != version {
-        let spec = format!("{}@{current}", range.library);
-        util::run(util::cargo().args(["update", "-p", &spec, "--precise", version]))
-            .map_err(|e| format!("does not resolve: {e}"))?;
+    for library in std::iter::once(&range.library).chain(&range.pin_with) {
+        let current = resolved_version(library)?
+            .ok_or_else(|| format!("{library} is not in the dependency graph"))?;
+        if current != version {
+            let spec = format!("{library}@{current}");
+            util::run(util::cargo().args(["update", "-p", &spec, "--precise", version]))
+                .map_err(|e| format!("{library} {version} does not resolve: {e}"))?;
+        }
     }
     crate::test::run(&["-p".to_owned(), range.krate.clone()])
 }

@@ -36,7 +36,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         args.iter().any(|a| a == "--strict") || std::env::var("CI").is_ok_and(|v| v == "true");
     let (packages, extra) = split_packages(args.iter().filter(|a| *a != "--strict"));
     let meta = util::metadata(true)?;
-    let wanted = wanted_services(&meta)?;
+    let wanted = wanted_services(&meta, &packages)?;
     let names: Vec<&str> = wanted.iter().map(|s| s.name()).collect();
     let names = if names.is_empty() {
         "none".into()
@@ -107,11 +107,15 @@ pub(crate) fn run(args: &[String]) -> Result {
     }
 }
 
-/// The union of `[package.metadata.trace-rs] test-services` over the workspace members.
-fn wanted_services(meta: &serde_json::Value) -> Result<BTreeSet<Service>> {
+/// The union of `[package.metadata.trace-rs] test-services` over the selected packages
+/// (all workspace members when none is selected).
+fn wanted_services(meta: &serde_json::Value, selected: &[String]) -> Result<BTreeSet<Service>> {
     let mut wanted = BTreeSet::new();
     for package in meta["packages"].as_array().into_iter().flatten() {
         let name = package["name"].as_str().unwrap_or_default();
+        if !selected.is_empty() && !selected.iter().any(|s| s == name) {
+            continue;
+        }
         let list = &package["metadata"]["trace-rs"]["test-services"];
         for value in list.as_array().into_iter().flatten() {
             let service = value.as_str().and_then(Service::parse).ok_or_else(|| {
