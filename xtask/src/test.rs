@@ -299,14 +299,19 @@ mod tests {
             {"name": "b", "metadata": {"trace-rs": {"test-services": ["redis", "postgres"]}}},
             {"name": "c", "metadata": null},
         ]});
-        let wanted = wanted_services(&meta).unwrap();
+        let wanted = wanted_services(&meta, &[]).unwrap();
         assert_eq!(
             wanted.into_iter().collect::<Vec<_>>(),
             [Service::OtlpSink, Service::Redis, Service::Postgres]
         );
+        let only_b = wanted_services(&meta, &["b".to_owned()]).unwrap();
+        assert_eq!(
+            only_b.into_iter().collect::<Vec<_>>(),
+            [Service::Redis, Service::Postgres]
+        );
         let bad = serde_json::json!({"packages": [{"name": "a", "metadata": {"trace-rs": {"test-services": ["kafka"]}}}]});
         assert!(
-            wanted_services(&bad)
+            wanted_services(&bad, &[])
                 .unwrap_err()
                 .contains("unknown test-services entry \"kafka\"")
         );
