@@ -61,12 +61,16 @@ impl ClientInfo {
         if let ServerConfig::Centralized { server } = &config.server {
             attributes.push(KeyValue::new(
                 SERVER_ADDRESS,
-                StringValue::from(server.host.to_string()),
+                StringValue::from(Arc::<str>::from(&*server.host)),
             ));
             attributes.push(KeyValue::new(SERVER_PORT, i64::from(server.port)));
         }
         let database = config.database.unwrap_or(0);
-        attributes.push(KeyValue::new(DB_NAMESPACE, database.to_string()));
+        // Reference-counted strings: each span clones them without allocating.
+        attributes.push(KeyValue::new(
+            DB_NAMESPACE,
+            StringValue::from(Arc::<str>::from(database.to_string())),
+        ));
         Self { attributes }
     }
 }

@@ -8,8 +8,10 @@
 //! (the reply's size) when the reply arrives; the span is renamed on the first and
 //! ended on the second.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
@@ -21,7 +23,7 @@ use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::clients;
+use crate::clients::{self, ClientInfo};
 use crate::scope::{self, Claim};
 use crate::statement::StatementOptions;
 
@@ -89,8 +91,8 @@ where
             if scope::batch_recording() == Some(true) {
                 let mut fields = CommandFields::default();
                 attrs.record(&mut fields);
-                if let Some(client_id) = fields.client_id {
-                    scope::set_batch_client(&client_id);
+                if let Some(client) = fields.client {
+                    scope::set_batch_client(client);
                 }
             }
             return;
@@ -100,7 +102,7 @@ where
             attrs.record(&mut fields);
             let start =
                 SpanStart::new("redis").with_attribute(KeyValue::new(DB_SYSTEM_NAME, "redis"));
-            match fields.client_id.as_deref().and_then(clients::lookup) {
+            match fields.client {
                 Some(info) => start.with_attributes(info.attributes.iter().cloned()),
                 None => start,
             }
@@ -149,7 +151,7 @@ where
         values.record(&mut fields);
         if let Some(name) = fields.name {
             if command.scoped {
-                scope::name_claimed(&name);
+                scope::name_claimed(name.clone());
             }
             command
                 .span
@@ -186,18 +188,24 @@ fn is_fred_command(metadata: &Metadata<'_>) -> bool {
 /// The fields of `fred.command` this layer reads.
 #[derive(Default)]
 struct CommandFields {
-    client_id: Option<String>,
-    name: Option<String>,
+    client: Option<Arc<ClientInfo>>,
+    name: Option<Cow<'static, str>>,
     replied: bool,
+}
+
+impl CommandFields {
+    fn set(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "client.id" => self.client = clients::lookup(value),
+            "cmd.name" => self.name = Some(intern(value)),
+            _ => {}
+        }
+    }
 }
 
 impl Visit for CommandFields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "client.id" => self.client_id = Some(value.to_owned()),
-            "cmd.name" => self.name = Some(value.to_owned()),
-            _ => {}
-        }
+        self.set(field, value);
     }
 
     fn record_u64(&mut self, field: &Field, _value: u64) {
@@ -215,10 +223,39 @@ impl Visit for CommandFields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         match field.name() {
             "cmd.res" => self.replied = true,
-            // Names arrive as `&&str`, which some tracing versions hand over as Debug.
-            "cmd.name" => self.name = Some(format!("{value:?}").trim_matches('"').to_owned()),
-            "client.id" => self.client_id = Some(format!("{value:?}").trim_matches('"').to_owned()),
+            // Only reached if fred ever records these as something other than text.
+            "cmd.name" | "client.id" => self.set(field, format!("{value:?}").trim_matches('"')),
             _ => {}
         }
     }
+}
+
+/// The most distinct command names kept for reuse; more (an application inventing
+/// custom command names without end) are allocated per span instead.
+const MAX_INTERNED_NAMES: usize = 512;
+
+static NAMES: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
+
+/// The command name as a `'static` string, so that sampled spans do not allocate it:
+/// Redis has a few hundred command names, each leaked once.
+fn intern(name: &str) -> Cow<'static, str> {
+    if let Some(known) = NAMES
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(|names| names.get(name))
+    {
+        return Cow::Borrowed(known);
+    }
+    let mut names = NAMES.write().unwrap_or_else(|p| p.into_inner());
+    let names = names.get_or_insert_with(HashSet::new);
+    if let Some(known) = names.get(name) {
+        return Cow::Borrowed(known);
+    }
+    if names.len() >= MAX_INTERNED_NAMES {
+        return Cow::Owned(name.to_owned());
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    Cow::Borrowed(leaked)
 }

@@ -6,6 +6,7 @@
 //! the mark, hands the span to the wrapper (which then knows the command's result) or
 //! folds the command into the wrapper's batch span. Nothing here allocates.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub(crate) struct Claimed {
     pub(crate) cx: Context,
     pub(crate) options: Arc<StatementOptions>,
     /// The command name, once fred has recorded it.
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Cow<'static, str>>,
 }
 
 /// Command names collected for a batch span.
@@ -137,24 +138,24 @@ pub(crate) fn add_to_batch(name: Option<&str>) {
 }
 
 /// Sets the active batch's client attributes unless it has them already.
-pub(crate) fn set_batch_client(client_id: &str) {
+pub(crate) fn set_batch_client(client: Arc<ClientInfo>) {
     ACTIVE.with(|active| {
         if let Some(Scope::Batch(batch)) = &mut *active.borrow_mut()
             && batch.client.is_none()
         {
-            batch.client = crate::clients::lookup(client_id);
+            batch.client = Some(client);
         }
     });
 }
 
 /// Gives the active single-command wrapper the name of the command it claimed.
-pub(crate) fn name_claimed(name: &str) {
+pub(crate) fn name_claimed(name: Cow<'static, str>) {
     ACTIVE.with(|active| {
         if let Some(Scope::Command {
             claimed: Some(claimed),
         }) = &mut *active.borrow_mut()
         {
-            claimed.name = Some(name.to_owned());
+            claimed.name = Some(name);
         }
     });
 }
