@@ -149,7 +149,7 @@ fn finish<T>(span: TracedSpan, commands: BatchCommands, result: &Result<T, FredE
         return span.end();
     }
     if let Some(info) = commands.client {
-        span.set_attributes(|| info.attributes.iter().cloned().collect::<Vec<_>>());
+        span.set_attributes(|| info.attributes.to_vec());
     }
     let count = i64::try_from(commands.count).unwrap_or(i64::MAX);
     let names: Vec<StringValue> = commands.names.into_iter().map(StringValue::from).collect();

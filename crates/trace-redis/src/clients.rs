@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use fred::clients::{Client, Pool};
+use fred::clients::Pool;
 use fred::interfaces::ClientLike;
 use fred::types::config::{Config, ServerConfig, TracingConfig};
 use opentelemetry::{KeyValue, StringValue};
@@ -41,7 +41,7 @@ pub fn register_pool(pool: &Pool) {
 }
 
 /// Forgets `client` (for services that create and drop many clients).
-pub fn unregister(client: &Client) {
+pub fn unregister<C: ClientLike>(client: &C) {
     let id = client.id();
     CLIENTS
         .write()

@@ -157,7 +157,7 @@ fn keeps(rule: MaskRule, index: usize, len: usize) -> bool {
         MaskRule::KeyOnly => index == 0,
         MaskRule::KeepAll => true,
         MaskRule::KeyThenPairs => index == 0 || index % 2 == 1,
-        MaskRule::Pairs => index % 2 == 0,
+        MaskRule::Pairs => index.is_multiple_of(2),
         MaskRule::MaskAll | MaskRule::Omit => false,
     }
 }

@@ -391,3 +391,26 @@ async fn unsampled_commands_record_nothing_and_still_work() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(capture.outline(), "");
 }
+
+#[tokio::test]
+async fn pool_clients_are_covered_once_registered() {
+    let Some(url) = support::redis_url() else {
+        return;
+    };
+    support::install_subscriber();
+    let mut config = Config::from_url(&url).unwrap();
+    trace_redis::enable_command_spans(&mut config);
+    let pool = Builder::from_config(config).build_pool(2).unwrap();
+    trace_redis::register_pool(&pool);
+    pool.init().await.unwrap();
+    let capture = SpanCapture::install();
+
+    for _ in 0..4 {
+        let _: Option<String> = pool.get(support::key("pool")).await.unwrap();
+    }
+    let spans = capture.wait_for_spans(4, WAIT).await;
+    for span in &spans {
+        assert_redis_client_span(span, "GET");
+    }
+    pool.quit().await.unwrap();
+}
