@@ -121,8 +121,10 @@
 //!
 //! ## Supported versions
 //!
-//! fred 10.0 to 10.1 (the `fred.command` span and its `client.id`, `cmd.name` and
-//! `cmd.res` fields are what this crate reads).
+//! fred 10.0.1 to 10.1 (the `fred.command` span and its `client.id`, `cmd.name` and
+//! `cmd.res` fields are what this crate reads; they are the same across 10.x). 10.0.0
+//! works too, but its commands issued during an outage hang after the reconnect, a fred
+//! bug fixed in 10.0.1.
 //!
 //! ## Supported Rust versions
 //!

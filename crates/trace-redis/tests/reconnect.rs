@@ -118,7 +118,10 @@ async fn commands_keep_their_spans_across_a_server_restart() {
     })
     .await;
     // The restarted server is empty, so INCR starts again from nothing.
-    assert_eq!(pending.await.unwrap().unwrap(), 1);
+    let incr = tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("the command held during the outage completes after the reconnect");
+    assert_eq!(incr.unwrap().unwrap(), 1);
     root.end();
     let after: Option<String> = client.get("restart").traced().await.unwrap();
     assert_eq!(after.as_deref(), Some("1"));
@@ -138,7 +141,7 @@ async fn commands_keep_their_spans_across_a_server_restart() {
     );
 
     events.stop();
-    let _ = client.quit().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.quit()).await;
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
