@@ -4,7 +4,6 @@ use std::fmt::Display;
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::KeyValue;
-use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::SpanKind;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -85,12 +84,13 @@ where
     fn call(&mut self, batch: Batch) -> Self::Future {
         let limits = self.limits;
         let span = TRACER.start(SpanKind::Consumer, || start_for(&batch, limits));
-        let cx = span.context().clone();
+        // Without a recording span the current context stays as it is.
+        let cx = span.is_recording().then(|| span.context().clone());
         let future = {
-            let _active = cx.clone().attach();
+            let _active = cx.clone().map(opentelemetry::Context::attach);
             self.inner.call(batch)
         };
-        ResponseFuture::new(future.with_context(cx), span)
+        ResponseFuture::new(future, cx, span)
     }
 }
 

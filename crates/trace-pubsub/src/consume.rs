@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
 
 use opentelemetry::KeyValue;
-use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::SpanKind;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -99,17 +98,32 @@ where
     }
 
     fn call(&mut self, delivery: Delivery) -> Self::Future {
-        let parent = extract_context(delivery.message().metadata(), self.limits);
+        // Disabled tracing costs nothing: the message is not even parsed.
+        let parent = if trace_core::is_enabled() {
+            extract_context(delivery.message().metadata(), self.limits)
+        } else {
+            opentelemetry::Context::new()
+        };
         let span = TRACER.start_with_parent(&parent, SpanKind::Consumer, || {
             start_for(&delivery, &parent)
         });
-        let cx = span.context().clone();
+        // Without a recording span the handler still needs the extracted context (its
+        // sampling decision and baggage travel on), unless there is nothing in it.
+        let cx =
+            (span.is_recording() || carries_something(&parent)).then(|| span.context().clone());
         let future = {
-            let _active = cx.clone().attach();
+            let _active = cx.clone().map(opentelemetry::Context::attach);
             self.inner.call(delivery)
         };
-        ResponseFuture::new(future.with_context(cx), span)
+        ResponseFuture::new(future, cx, span)
     }
+}
+
+/// Whether `cx` holds a span context or baggage worth activating for the handler.
+fn carries_something(cx: &opentelemetry::Context) -> bool {
+    use opentelemetry::baggage::BaggageExt as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    cx.has_active_span() || !cx.baggage().is_empty()
 }
 
 fn start_for(delivery: &Delivery, parent: &opentelemetry::Context) -> SpanStart {
@@ -141,20 +155,22 @@ fn start_for(delivery: &Delivery, parent: &opentelemetry::Context) -> SpanStart 
 }
 
 pin_project! {
-    /// The future of [`ConsumeService`] (and of the batch service): the handler's,
-    /// ending the span with the outcome.
+    /// The future of [`ConsumeService`] (and of the batch service): the handler's, run
+    /// with the span's context active, ending the span with the outcome.
     pub struct ResponseFuture<F, E> {
         #[pin]
-        inner: WithContext<F>,
+        inner: F,
+        cx: Option<opentelemetry::Context>,
         span: Option<TracedSpan>,
         _error: std::marker::PhantomData<fn() -> E>,
     }
 }
 
 impl<F, E> ResponseFuture<F, E> {
-    pub(crate) fn new(inner: WithContext<F>, span: TracedSpan) -> Self {
+    pub(crate) fn new(inner: F, cx: Option<opentelemetry::Context>, span: TracedSpan) -> Self {
         Self {
             inner,
+            cx,
             span: Some(span),
             _error: std::marker::PhantomData,
         }
@@ -170,7 +186,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _active = this.cx.clone().map(opentelemetry::Context::attach);
+            ready!(this.inner.poll(cx))
+        };
         if let Some(span) = this.span.take() {
             record_outcome(&span, &result);
             span.end();

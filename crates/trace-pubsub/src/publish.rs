@@ -9,6 +9,7 @@ use trace_core::{SpanStart, TracedSpan};
 
 use crate::TRACER;
 use crate::attributes::{self, MESSAGING_MESSAGE_BODY_SIZE, MESSAGING_MESSAGE_ID, OPERATION_SEND};
+use crate::carrier::PROPAGATION_KEYS;
 use crate::message::Message;
 
 /// Something that sends messages to a named destination (topic, stream, queue).
@@ -37,7 +38,8 @@ pub trait Publisher: Send + Sync {
 
 /// A [`Publisher`] that wraps each publish in a PRODUCER span `send {destination}` and
 /// injects its context (`traceparent`, `tracestate`, `baggage`) into the message's
-/// metadata with the globally configured propagator.
+/// metadata with the globally configured propagator, replacing any such entries the
+/// message already had (a forwarded message joins the forwarder's trace).
 ///
 /// The span's parent is [`Context::current`](opentelemetry::Context::current): publish
 /// inside a request's span and the consumer continues that trace. When tracing is
@@ -109,12 +111,24 @@ impl<P: Publisher> Publisher for TracedPublisher<P> {
 
     async fn publish(&self, destination: &str, mut message: Message) -> Result<String, P::Error> {
         let span = self.start_span(destination, &message);
-        trace_core::propagation::inject_context(span.context(), message.metadata_mut());
-        let result = trace_core::in_context(
-            span.context().clone(),
-            self.inner.publish(destination, message),
-        )
-        .await;
+        if trace_core::is_enabled() {
+            // A forwarded message must not keep the context of the trace it came from.
+            let metadata = message.metadata_mut();
+            for key in PROPAGATION_KEYS {
+                metadata.remove(key);
+            }
+            trace_core::propagation::inject_context(span.context(), metadata);
+        }
+        // A span that does not record leaves the current context as it was.
+        let result = if span.is_recording() {
+            trace_core::in_context(
+                span.context().clone(),
+                self.inner.publish(destination, message),
+            )
+            .await
+        } else {
+            self.inner.publish(destination, message).await
+        };
         match &result {
             Ok(id) => span.set_attributes(|| [KeyValue::new(MESSAGING_MESSAGE_ID, id.clone())]),
             Err(error) if span.is_recording() => {

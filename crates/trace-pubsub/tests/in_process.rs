@@ -101,7 +101,23 @@ async fn baggage_and_tracestate_travel_with_the_message() {
     let mut subscription = bus.subscribe("events");
     let publisher = TracedPublisher::new(bus.clone());
 
-    let request = TRACER.start(SpanKind::Server, || SpanStart::new("request"));
+    // The request continues a caller's trace that carries vendor state.
+    let caller: std::collections::HashMap<String, String> = [
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        ("tracestate", "vendor=opaque"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let caller_cx = trace_core::propagation::extract_context_with(
+        &opentelemetry::Context::new(),
+        &trace_core::carrier::MapExtractor(&caller),
+    );
+    let request =
+        TRACER.start_with_parent(&caller_cx, SpanKind::Server, || SpanStart::new("request"));
     let cx = request
         .context()
         .with_baggage([KeyValue::new("tenant", "acme")]);
@@ -113,12 +129,20 @@ async fn baggage_and_tracestate_travel_with_the_message() {
     let mut handler = ConsumeLayer::new().layer(service_fn(|_: Delivery| async {
         let cx = opentelemetry::Context::current();
         let tenant = cx.baggage().get("tenant").map(|v| v.to_string());
-        assert!(cx.span().span_context().is_valid());
-        Ok::<_, HandlerFailed>(if tenant.as_deref() == Some("acme") {
-            Outcome::Ack
-        } else {
-            Outcome::Nack
-        })
+        let span = cx.span();
+        let span_context = span.span_context();
+        assert_eq!(
+            span_context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let state = span_context.trace_state().header();
+        Ok::<_, HandlerFailed>(
+            if tenant.as_deref() == Some("acme") && state == "vendor=opaque" {
+                Outcome::Ack
+            } else {
+                Outcome::Nack
+            },
+        )
     }));
     let outcome = subscription
         .handle_next(&mut handler)
@@ -262,4 +286,39 @@ async fn unsampled_publishes_propagate_nothing_and_record_nothing() {
     }));
     handler.ready().await.unwrap().call(delivery).await.unwrap();
     assert!(capture.spans().is_empty());
+}
+
+#[tokio::test]
+async fn a_forwarded_message_joins_the_forwarders_trace() {
+    let capture = SpanCapture::install();
+    let bus = InProcessBus::new();
+    let mut subscription = bus.subscribe("out");
+    let stale = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let received = Message::new("m")
+        .with_metadata("TraceParent", stale)
+        .with_metadata("baggage", "from=elsewhere");
+
+    let request = TRACER.start(SpanKind::Server, || SpanStart::new("forward"));
+    trace_core::in_context(
+        request.context().clone(),
+        TracedPublisher::new(bus.clone()).publish("out", received),
+    )
+    .await
+    .unwrap();
+    request.end();
+
+    let delivery = subscription.next().await.unwrap();
+    let metadata = delivery.message().metadata();
+    let traceparent = metadata.get("traceparent").unwrap();
+    let send = capture.find("send out");
+    assert!(
+        traceparent.contains(&send.span_id().to_string()),
+        "{traceparent}"
+    );
+    assert_eq!(
+        metadata.get("baggage"),
+        None,
+        "stale baggage is not forwarded"
+    );
+    assert_eq!(metadata.len(), 1);
 }
