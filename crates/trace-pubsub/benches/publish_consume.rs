@@ -1,0 +1,296 @@
+//! Publish + consume cost per message on the in-process transport, traced beside
+//! untraced, in one run:
+//!
+//! - `untraced`: [`InProcessBus`] and a bare handler, no trace-pubsub wrappers;
+//! - `disabled`: [`TracedPublisher`] + [`ConsumeLayer`], trace-core not initialised;
+//! - `unsampled`: the same, parent-based ratio 0 (every root is dropped);
+//! - `sampled`: the same, always-on, exporter `none` (spans are built and ended, not
+//!   exported, so exporting does not dominate).
+//!
+//! One iteration publishes one message and handles it (publish, channel, redelivery
+//! copy, handler). Criterion runs first (group `publish_consume`); then a summary
+//! measured in the same process prints ns/message (best of many short timed loops,
+//! alternating each case with the untraced pipeline), the ratio to untraced, and
+//! allocator calls per message with the part added by the instrumentation
+//! (`stats_alloc`). A missed target is reported, never turned into a failing exit code.
+
+use std::alloc::System;
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use tokio::runtime::Runtime;
+use tower_layer::Layer;
+use tower_service::Service;
+use trace_core::config::{ExporterKind, SamplerKind};
+use trace_core::{Config, TracingGuard};
+use trace_pubsub::{
+    ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher, Subscription,
+    TracedPublisher,
+};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const TOPIC: &str = "orders";
+const PAYLOAD: &[u8] = br#"{"order":42,"items":3}"#;
+
+fn handler() -> impl Service<Delivery, Response = Outcome, Error = Infallible> {
+    tower::service_fn(|delivery: Delivery| async move {
+        black_box(delivery.message().payload().len());
+        Ok::<_, Infallible>(Outcome::Ack)
+    })
+}
+
+/// A publish-and-consume pipeline; `round` moves one message through it.
+trait Pipeline {
+    async fn round(&mut self);
+}
+
+struct Untraced<H> {
+    bus: InProcessBus,
+    subscription: Subscription,
+    handler: H,
+}
+
+impl<H: Service<Delivery, Response = Outcome, Error = Infallible>> Pipeline for Untraced<H> {
+    async fn round(&mut self) {
+        self.bus
+            .publish(TOPIC, Message::new(PAYLOAD))
+            .await
+            .unwrap();
+        let outcome = self.subscription.handle_next(&mut self.handler).await;
+        black_box(outcome.unwrap().unwrap());
+    }
+}
+
+struct Traced<H> {
+    publisher: TracedPublisher<InProcessBus>,
+    subscription: Subscription,
+    handler: H,
+}
+
+impl<H: Service<Delivery, Response = Outcome, Error = Infallible>> Pipeline for Traced<H> {
+    async fn round(&mut self) {
+        self.publisher
+            .publish(TOPIC, Message::new(PAYLOAD))
+            .await
+            .unwrap();
+        let outcome = self.subscription.handle_next(&mut self.handler).await;
+        black_box(outcome.unwrap().unwrap());
+    }
+}
+
+fn untraced() -> impl Pipeline {
+    let bus = InProcessBus::new();
+    Untraced {
+        subscription: bus.subscribe(TOPIC),
+        bus,
+        handler: handler(),
+    }
+}
+
+fn traced() -> impl Pipeline {
+    let bus = InProcessBus::new();
+    Traced {
+        subscription: bus.subscribe(TOPIC),
+        publisher: TracedPublisher::new(bus),
+        handler: ConsumeLayer::new().layer(handler()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Case {
+    Disabled,
+    Unsampled,
+    Sampled,
+}
+
+impl Case {
+    const ALL: [Case; 3] = [Case::Disabled, Case::Unsampled, Case::Sampled];
+
+    fn name(self) -> &'static str {
+        match self {
+            Case::Disabled => "disabled",
+            Case::Unsampled => "unsampled",
+            Case::Sampled => "sampled",
+        }
+    }
+
+    fn enable(self) -> Option<TracingGuard> {
+        let (sampler, rate) = match self {
+            Case::Disabled => return None,
+            Case::Unsampled => (SamplerKind::ParentBasedTraceIdRatio, 0.0),
+            Case::Sampled => (SamplerKind::AlwaysOn, 1.0),
+        };
+        let config = Config {
+            service_name: Some("publish-consume-bench".into()),
+            exporters: vec![ExporterKind::None],
+            sampler,
+            sample_rate: rate,
+            ..Config::default()
+        };
+        Some(trace_core::init(&config).expect("bench config is valid"))
+    }
+}
+
+fn time_rounds(rt: &Runtime, pipeline: &mut impl Pipeline, rounds: u64) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..rounds {
+            pipeline.round().await;
+        }
+        start.elapsed()
+    })
+}
+
+fn ns_per_round(rt: &Runtime, pipeline: &mut impl Pipeline, rounds: u64) -> f64 {
+    time_rounds(rt, pipeline, rounds).as_nanos() as f64 / rounds as f64
+}
+
+fn allocs_per_round(rt: &Runtime, pipeline: &mut impl Pipeline, rounds: u64) -> f64 {
+    let region = Region::new(GLOBAL);
+    time_rounds(rt, pipeline, rounds);
+    let stats = region.change();
+    (stats.allocations + stats.reallocations) as f64 / rounds as f64
+}
+
+struct Budget {
+    rounds: u64,
+    runs: usize,
+    alloc_rounds: u64,
+}
+
+struct Row {
+    name: &'static str,
+    ns: f64,
+    untraced_ns: f64,
+    allocs: f64,
+    untraced_allocs: f64,
+}
+
+/// Best ns/message of `pipeline` and of a fresh untraced pipeline, alternating runs.
+fn measure(rt: &Runtime, budget: &Budget, name: &'static str, pipeline: &mut impl Pipeline) -> Row {
+    let mut baseline = untraced();
+    // Warm up both (lazily created tracers, channel buffers).
+    time_rounds(rt, pipeline, budget.rounds);
+    time_rounds(rt, &mut baseline, budget.rounds);
+    let (mut ns, mut untraced_ns) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..budget.runs {
+        ns = ns.min(ns_per_round(rt, pipeline, budget.rounds));
+        untraced_ns = untraced_ns.min(ns_per_round(rt, &mut baseline, budget.rounds));
+    }
+    Row {
+        name,
+        ns,
+        untraced_ns,
+        allocs: allocs_per_round(rt, pipeline, budget.alloc_rounds),
+        untraced_allocs: allocs_per_round(rt, &mut baseline, budget.alloc_rounds),
+    }
+}
+
+fn criterion_case(
+    criterion: &mut Criterion,
+    rt: &Runtime,
+    name: &str,
+    pipeline: &mut impl Pipeline,
+) {
+    let mut group = criterion.benchmark_group("publish_consume");
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| time_rounds(rt, pipeline, iters))
+    });
+    group.finish();
+}
+
+fn mark(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+fn main() {
+    let smoke = !std::env::args().any(|arg| arg == "--bench");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a Tokio runtime");
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+        .configure_from_args();
+    let budget = if smoke {
+        Budget {
+            rounds: 200,
+            runs: 1,
+            alloc_rounds: 200,
+        }
+    } else {
+        Budget {
+            rounds: 2_000,
+            runs: 40,
+            alloc_rounds: 20_000,
+        }
+    };
+
+    assert!(
+        !trace_core::is_enabled(),
+        "trace-core must not be initialised yet"
+    );
+    criterion_case(&mut criterion, &rt, "untraced", &mut untraced());
+    let mut rows = Vec::new();
+    for case in Case::ALL {
+        let guard = case.enable();
+        let mut pipeline = traced();
+        criterion_case(&mut criterion, &rt, case.name(), &mut pipeline);
+        rows.push((case, measure(&rt, &budget, case.name(), &mut pipeline)));
+        if let Some(guard) = guard {
+            let _ = guard.shutdown();
+        }
+    }
+    criterion.final_summary();
+
+    println!();
+    println!("publish_consume summary (in-process transport): ns/msg = best of timed loops of");
+    println!(
+        "{} messages; ratio = case / untraced measured alternately in the same run;",
+        budget.rounds
+    );
+    println!("allocs/msg = allocator calls (allocations + reallocations) per message");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "machine: {cores} cores, load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if smoke {
+        println!("(test mode: tiny budget, numbers are not meaningful; run `cargo bench`)");
+    }
+    println!();
+    println!(
+        "{:<11}{:>10}{:>13}{:>8}{:>10}{:>12}{:>20}   target",
+        "case", "ns/msg", "untraced ns", "ratio", "+ns/msg", "allocs/msg", "by instrumentation"
+    );
+    for (case, row) in &rows {
+        let extra_allocs = row.allocs - row.untraced_allocs;
+        let target = match case {
+            Case::Disabled | Case::Unsampled => {
+                format!("0 allocs by instrumentation {}", mark(extra_allocs <= 0.0))
+            }
+            Case::Sampled => String::from("(informational)"),
+        };
+        println!(
+            "{:<11}{:>10.1}{:>13.1}{:>7.2}x{:>10.1}{:>12.2}{:>20.2}   {}",
+            row.name,
+            row.ns,
+            row.untraced_ns,
+            row.ns / row.untraced_ns,
+            row.ns - row.untraced_ns,
+            row.allocs,
+            extra_allocs,
+            target
+        );
+    }
+}

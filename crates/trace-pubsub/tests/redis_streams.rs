@@ -1,0 +1,500 @@
+//! Redis Streams against a real redis-server (`TRACE_RS_REDIS_URL`, provisioned by
+//! `cargo xtask test`): one trace across publish and consume, in this process and in a
+//! separate consumer process, redelivery after a handler error, batch links, and
+//! hostile stream fields.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fred::prelude::{Builder, ClientLike, Config as RedisConfig, KeysInterface, StreamsInterface};
+use fred::types::{Key, Value};
+use opentelemetry::trace::{SpanId, SpanKind};
+use tower::service_fn;
+use tower_layer::Layer;
+use trace_core::testing::SpanCapture;
+use trace_core::{ScopedTracer, SpanStart};
+use trace_pubsub::redis_streams::{Handled, RedisStreamConsumer, RedisStreamPublisher};
+use trace_pubsub::{
+    Batch, ConsumeBatchLayer, ConsumeLayer, Delivery, Message, Outcome, Publisher, TracedPublisher,
+};
+
+static TRACER: ScopedTracer = ScopedTracer::new("pubsub-redis-test", "0.0.0");
+
+#[derive(Debug)]
+struct HandlerFailed;
+
+impl std::fmt::Display for HandlerFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("handler failed")
+    }
+}
+
+impl std::error::Error for HandlerFailed {}
+
+/// The Redis URL, or `None` (skip) outside CI when it is not provided.
+fn redis_url() -> Option<String> {
+    match std::env::var("TRACE_RS_REDIS_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("TRACE_RS_REDIS_URL is not set; run `cargo xtask test -p trace-pubsub`")
+        }
+        Err(_) => {
+            eprintln!(
+                "skipped: TRACE_RS_REDIS_URL is not set (run `cargo xtask test -p trace-pubsub`)"
+            );
+            None
+        }
+    }
+}
+
+async fn connect(url: &str) -> fred::clients::Client {
+    let client = Builder::from_config(RedisConfig::from_url(url).unwrap())
+        .build()
+        .unwrap();
+    client.init().await.expect("Redis is reachable");
+    client
+}
+
+/// A stream key of its own for each test.
+fn stream_name(test: &str) -> String {
+    format!("trace-pubsub-test:{}:{test}", std::process::id())
+}
+
+async fn publish_in_request(
+    publisher: &TracedPublisher<RedisStreamPublisher>,
+    stream: &str,
+    request_name: &str,
+    payload: &'static str,
+) -> String {
+    let request = TRACER.start(SpanKind::Server, || SpanStart::new(request_name.to_owned()));
+    let id = trace_core::in_context(
+        request.context().clone(),
+        publisher.publish(stream, Message::new(payload)),
+    )
+    .await
+    .unwrap();
+    request.end();
+    id
+}
+
+fn ack_handler()
+-> impl tower_service::Service<Delivery, Response = Outcome, Error = HandlerFailed, Future = impl Send>
+{
+    service_fn(|_: Delivery| async {
+        TRACER
+            .start(SpanKind::Internal, || SpanStart::new("handle"))
+            .end();
+        Ok::<_, HandlerFailed>(Outcome::Ack)
+    })
+}
+
+#[tokio::test]
+async fn publish_and_consume_in_a_group_continue_one_trace() {
+    let Some(url) = redis_url() else { return };
+    let capture = SpanCapture::install();
+    let client = connect(&url).await;
+    let stream = stream_name("one-trace");
+    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+        .block(Duration::from_millis(100));
+    consumer.create_group().await.unwrap();
+    consumer
+        .create_group()
+        .await
+        .expect("creating it twice is fine");
+    let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));
+
+    let id = publish_in_request(&publisher, &stream, "POST /events", "hello").await;
+    let mut handler = ConsumeLayer::new().layer(ack_handler());
+    let handled = consumer.handle_next(&mut handler).await.unwrap();
+    assert_eq!(
+        handled,
+        Handled {
+            acked: 1,
+            pending: 0
+        }
+    );
+
+    capture.wait_for_spans(4, Duration::from_secs(5)).await;
+    let stream_name = stream.as_str();
+    assert_eq!(
+        capture.outline(),
+        format!(
+            "Server POST /events\n  Producer send {stream_name}\n    Consumer process {stream_name}\n      Internal handle\n"
+        )
+    );
+    let send = capture.find(&format!("send {stream}"));
+    let process = capture.find(&format!("process {stream}"));
+    process.assert_child_of(&send);
+    assert_eq!(process.links.len(), 1);
+    assert_eq!(process.links[0].span_context.span_id(), send.span_id());
+    for span in [&send, &process] {
+        assert_eq!(span.attr("messaging.system"), "redis_streams");
+        assert_eq!(span.attr("messaging.destination.name"), stream);
+        assert_eq!(span.attr("messaging.message.id"), id, "the entry id");
+    }
+    assert_eq!(process.attr("messaging.consumer.group.name"), "workers");
+    assert_eq!(process.attr("trace_rs.messaging.outcome"), "ack");
+
+    // Acked: nothing is pending any more.
+    let pending: Value = client.xpending(&stream, "workers", ()).await.unwrap();
+    assert_eq!(
+        pending.into_array().first().and_then(Value::as_i64),
+        Some(0)
+    );
+    let _: i64 = client.del(&stream).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_handler_error_is_recorded_and_the_entry_redelivered() {
+    let Some(url) = redis_url() else { return };
+    let capture = SpanCapture::install();
+    let client = connect(&url).await;
+    let stream = stream_name("redelivery");
+    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+        .block(Duration::from_millis(100));
+    consumer.create_group().await.unwrap();
+    let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));
+    let id = publish_in_request(&publisher, &stream, "request", "job").await;
+
+    let mut seen = Vec::new();
+    let mut handler = ConsumeLayer::new().layer(service_fn(|delivery: Delivery| {
+        seen.push(delivery.message().id().unwrap().to_owned());
+        let first = seen.len() == 1;
+        async move {
+            if first {
+                Err(HandlerFailed)
+            } else {
+                Ok(Outcome::Ack)
+            }
+        }
+    }));
+    assert_eq!(
+        consumer.handle_next(&mut handler).await.unwrap(),
+        Handled {
+            acked: 0,
+            pending: 1
+        }
+    );
+    assert_eq!(
+        consumer.handle_next(&mut handler).await.unwrap(),
+        Handled {
+            acked: 1,
+            pending: 0
+        }
+    );
+    assert_eq!(
+        consumer.handle_next(&mut handler).await.unwrap(),
+        Handled::default()
+    );
+    assert_eq!(seen, [id.clone(), id], "the same entry, delivered twice");
+
+    capture.wait_for_spans(4, Duration::from_secs(5)).await;
+    let send = capture.find(&format!("send {stream}"));
+    let attempts = capture.find_all(&format!("process {stream}"));
+    assert_eq!(attempts.len(), 2);
+    for attempt in &attempts {
+        attempt.assert_child_of(&send);
+    }
+    assert!(attempts[0].is_error());
+    assert_eq!(attempts[0].attr("error.type"), "HandlerFailed");
+    assert_eq!(attempts[0].attr("trace_rs.messaging.outcome"), "error");
+    assert!(!attempts[1].is_error());
+    let _: i64 = client.del(&stream).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_read_links_every_entry() {
+    let Some(url) = redis_url() else { return };
+    let capture = SpanCapture::install();
+    let client = connect(&url).await;
+    let stream = stream_name("batch");
+    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+        .batch_size(10)
+        .block(Duration::from_millis(100));
+    consumer.create_group().await.unwrap();
+    let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));
+    for i in 0..3 {
+        publish_in_request(&publisher, &stream, &format!("request {i}"), "item").await;
+    }
+
+    let mut handler = ConsumeBatchLayer::new().layer(service_fn(|batch: Batch| async move {
+        assert_eq!(batch.messages().len(), 3);
+        Ok::<_, HandlerFailed>(Outcome::Ack)
+    }));
+    let handled = consumer.handle_next_batch(&mut handler).await.unwrap();
+    assert_eq!(
+        handled,
+        Handled {
+            acked: 3,
+            pending: 0
+        }
+    );
+
+    capture.wait_for_spans(7, Duration::from_secs(5)).await;
+    let process = capture.find(&format!("process {stream}"));
+    assert_eq!(process.kind(), SpanKind::Consumer);
+    assert_eq!(process.attr("messaging.batch.message_count"), "3");
+    assert_eq!(process.attr("messaging.consumer.group.name"), "workers");
+    let sends = capture.find_all(&format!("send {stream}"));
+    let linked: HashSet<SpanId> = process
+        .links
+        .iter()
+        .map(|l| l.span_context.span_id())
+        .collect();
+    let expected: HashSet<SpanId> = sends.iter().map(|s| s.span_id()).collect();
+    assert_eq!(sends.len(), 3);
+    assert_eq!(process.links.len(), 3);
+    assert_eq!(linked, expected);
+    let _: i64 = client.del(&stream).await.unwrap();
+}
+
+/// The `redis_consumer` example, built by `cargo test` / `cargo nextest` beside the
+/// test binaries (`target/<profile>/examples`), or built here when missing.
+fn consumer_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("redis_consumer{}", std::env::consts::EXE_SUFFIX));
+    if !binary.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "trace-pubsub",
+                "--features",
+                "redis-streams",
+                "--example",
+                "redis_consumer",
+            ])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "building the redis_consumer example failed"
+        );
+    }
+    assert!(binary.is_file(), "{} does not exist", binary.display());
+    binary
+}
+
+#[tokio::test]
+async fn a_consumer_in_another_process_continues_the_trace() {
+    let Some(url) = redis_url() else { return };
+    let binary = consumer_binary();
+    let capture = SpanCapture::install();
+    let client = connect(&url).await;
+    let stream = stream_name("cross-process");
+    RedisStreamConsumer::new(client.clone(), &stream, "workers", "setup")
+        .create_group()
+        .await
+        .unwrap();
+    let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));
+    publish_in_request(&publisher, &stream, "POST /webhook", "event").await;
+    capture.wait_for_spans(2, Duration::from_secs(5)).await;
+    let send = capture.find(&format!("send {stream}"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let spans_file = dir.path().join("spans.jsonl");
+    let output = tokio::process::Command::new(&binary)
+        .env("REDIS_URL", &url)
+        .env("STREAM", &stream)
+        .env("GROUP", "workers")
+        .env("COUNT", "1")
+        .env("TIMEOUT_SECS", "20")
+        .env("OTEL_TRACES_EXPORTER", "json-file")
+        .env("APP_TRACING_JSON_FILE_PATH", &spans_file)
+        .env("OTEL_SERVICE_NAME", "consumer-process")
+        .env_remove("OTEL_SDK_DISABLED")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("the consumer process finishes")
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "consumer failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let text = std::fs::read_to_string(&spans_file).unwrap();
+    let mut spans = Vec::new();
+    for line in text.lines() {
+        let request: serde_json::Value = serde_json::from_str(line).unwrap();
+        for resource in request["resourceSpans"].as_array().unwrap() {
+            for scope in resource["scopeSpans"].as_array().unwrap() {
+                spans.extend(scope["spans"].as_array().unwrap().iter().cloned());
+            }
+        }
+    }
+    let by_name = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no span {name:?} in {text}"))
+            .clone()
+    };
+    let process = by_name(&format!("process {stream}"));
+    assert_eq!(
+        process["traceId"],
+        send.trace_id().to_string(),
+        "same trace"
+    );
+    assert_eq!(
+        process["parentSpanId"],
+        send.span_id().to_string(),
+        "child of the producer"
+    );
+    assert_eq!(process["kind"], 5, "CONSUMER");
+    assert_eq!(process["links"][0]["spanId"], send.span_id().to_string());
+    let store = by_name("store event");
+    assert_eq!(store["parentSpanId"], process["spanId"]);
+    let _: i64 = client.del(&stream).await.unwrap();
+}
+
+#[tokio::test]
+async fn hostile_stream_fields_start_new_traces_without_failing() {
+    let Some(url) = redis_url() else { return };
+    let capture = SpanCapture::install();
+    let client = connect(&url).await;
+    let stream = stream_name("hostile");
+    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+        .batch_size(100)
+        .block(Duration::from_millis(100));
+    consumer.create_group().await.unwrap();
+
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const OTHER: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let text = |s: &str| Value::from(s);
+    let raw = |b: &[u8]| Value::Bytes(Bytes::copy_from_slice(b));
+    let cases: Vec<(&str, Vec<(Key, Value)>)> = vec![
+        ("control", vec![("traceparent".into(), text(PARENT))]),
+        ("control-case", vec![("TraceParent".into(), text(PARENT))]),
+        (
+            "duplicate",
+            vec![
+                ("traceparent".into(), text(PARENT)),
+                ("traceparent".into(), text(OTHER)),
+            ],
+        ),
+        ("malformed", vec![("traceparent".into(), text("00-xyz-01"))]),
+        (
+            "invalid-utf8-value",
+            vec![("traceparent".into(), raw(b"00-\xff\xfe-01"))],
+        ),
+        (
+            "invalid-utf8-tracestate",
+            vec![
+                ("traceparent".into(), text(PARENT)),
+                ("tracestate".into(), raw(b"a=\xff")),
+            ],
+        ),
+        (
+            "invalid-utf8-name",
+            vec![
+                (Key::from(&b"\xfftrace"[..]), text("x")),
+                ("traceparent".into(), text(PARENT)),
+            ],
+        ),
+        (
+            "oversized-baggage",
+            vec![
+                ("traceparent".into(), text(PARENT)),
+                (
+                    "baggage".into(),
+                    text(&format!("k={}", "v".repeat(100_000))),
+                ),
+            ],
+        ),
+        (
+            "oversized-traceparent",
+            vec![("traceparent".into(), text(&"0".repeat(1_000_000)))],
+        ),
+    ];
+    let mut expected_parent = Vec::new();
+    for (name, mut fields) in cases {
+        fields.insert(0, ("payload".into(), text(name)));
+        let _: String = client
+            .xadd(&stream, false, None::<()>, "*", fields)
+            .await
+            .unwrap();
+        expected_parent.push((
+            name,
+            name.starts_with("control") || name == "invalid-utf8-name",
+        ));
+    }
+    // Many fields, the context last: beyond the 64 entries read.
+    let mut many: Vec<(Key, Value)> = vec![("payload".into(), text("many-fields"))];
+    many.extend((0..5000).map(|i| (Key::from(format!("f{i}")), text("v"))));
+    many.push(("traceparent".into(), text(PARENT)));
+    let _: String = client
+        .xadd(&stream, false, None::<()>, "*", many)
+        .await
+        .unwrap();
+    expected_parent.push(("many-fields", false));
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let mut handler = ConsumeLayer::new().layer(service_fn(move |delivery: Delivery| {
+        let name = String::from_utf8_lossy(delivery.message().payload()).into_owned();
+        let metadata_len = delivery.message().metadata().len();
+        let span_context =
+            opentelemetry::trace::TraceContextExt::span(&opentelemetry::Context::current())
+                .span_context()
+                .clone();
+        record
+            .lock()
+            .unwrap()
+            .push((name, metadata_len, span_context));
+        async { Ok::<_, HandlerFailed>(Outcome::Ack) }
+    }));
+    let handled = consumer.handle_next(&mut handler).await.unwrap();
+    assert_eq!(handled.acked, expected_parent.len());
+
+    let parent_trace = PARENT.split('-').nth(1).unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    for ((name, continues), (seen_name, metadata_len, span_context)) in
+        expected_parent.iter().zip(seen.iter())
+    {
+        assert_eq!(name, seen_name);
+        assert!(
+            *metadata_len <= 64,
+            "{name}: metadata is bounded, got {metadata_len} entries"
+        );
+        assert!(
+            span_context.is_valid(),
+            "{name}: the handler runs in a span"
+        );
+        assert_eq!(
+            span_context.trace_id().to_string() == parent_trace,
+            *continues,
+            "{name}: continues the sender's trace: expected {continues}"
+        );
+    }
+    let spans = capture
+        .wait_for_spans(expected_parent.len(), Duration::from_secs(5))
+        .await;
+    for span in spans {
+        let continues = span.trace_id().to_string() == parent_trace;
+        assert_eq!(
+            span.links.len(),
+            usize::from(continues),
+            "{}: a link only to a valid context",
+            span.name()
+        );
+        if !continues {
+            assert_eq!(
+                span.parent_span_id(),
+                SpanId::INVALID,
+                "a new trace is a root"
+            );
+        }
+    }
+    let _: i64 = client.del(&stream).await.unwrap();
+}
