@@ -23,7 +23,9 @@
 //!     .with(trace_core::tracing_bridge::layer()) // `tracing` spans in the same traces
 //!     .with(trace_log::json_layer())              // or `trace_log::text_layer()`
 //!     .init();
-//! trace_log::LogTracer::init()?; // records of the `log` crate too
+//! // Records of the `log` crate too. With tracing-subscriber's default `tracing-log`
+//! // feature `.init()` has installed this already, and a second install fails.
+//! let _ = trace_log::LogTracer::init();
 //!
 //! tracing::info!("starting"); // no trace: no ids
 //! let span = TRACER.start(SpanKind::Server, || SpanStart::new("GET /orders/{id}"));
