@@ -41,15 +41,25 @@ macro_rules! handle_methods {
 
             /// Wraps `future` so this span is the active context at every poll; spans
             /// started inside it become children. No guard is held across `.await`.
+            /// With tracing disabled the future keeps the caller's context (and baggage).
             pub fn instrument<F: ::std::future::Future>(
                 &self,
                 future: F,
             ) -> ::opentelemetry::context::WithContext<F> {
-                ::opentelemetry::context::FutureExt::with_context(future, self.context().clone())
+                let cx = if ::trace_core::is_enabled() {
+                    self.context().clone()
+                } else {
+                    ::opentelemetry::Context::current()
+                };
+                ::opentelemetry::context::FutureExt::with_context(future, cx)
             }
 
-            /// Runs the synchronous `work` with this span as the active context.
+            /// Runs the synchronous `work` with this span as the active context (with
+            /// tracing disabled, in the caller's context, untouched).
             pub fn in_scope<R>(&self, work: impl FnOnce() -> R) -> R {
+                if !::trace_core::is_enabled() {
+                    return work();
+                }
                 let _active = self.context().clone().attach();
                 work()
             }

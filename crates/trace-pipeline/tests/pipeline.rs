@@ -299,3 +299,42 @@ async fn concurrent_pipelines_keep_their_own_trees() {
     // Nothing leaked into the test's own context.
     assert!(!Context::current().span().span_context().is_valid());
 }
+
+#[tokio::test]
+async fn with_tracing_disabled_the_work_keeps_the_callers_baggage() {
+    use opentelemetry::baggage::BaggageExt as _;
+
+    let guard = trace_core::init(&trace_core::Config {
+        enabled: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let caller = Context::current_with_baggage([opentelemetry::KeyValue::new("tenant", "acme")]);
+    let seen = opentelemetry::context::FutureExt::with_context(
+        async {
+            let run = PipelineRun::start("digest", Event::new("evt-1", "data_event"));
+            let step = run.step("fetch", "feed", "fetch");
+            let in_future = step
+                .instrument(async {
+                    Context::current()
+                        .baggage()
+                        .get("tenant")
+                        .map(|v| v.to_string())
+                })
+                .await;
+            let in_scope = step.in_scope(|| {
+                Context::current()
+                    .baggage()
+                    .get("tenant")
+                    .map(|v| v.to_string())
+            });
+            step.finish(Outcome::Success);
+            run.finish(Outcome::Success);
+            (in_future, in_scope)
+        },
+        caller,
+    )
+    .await;
+    assert_eq!(seen, (Some("acme".to_owned()), Some("acme".to_owned())));
+    guard.shutdown().unwrap();
+}
