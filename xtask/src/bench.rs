@@ -50,15 +50,7 @@ pub(crate) fn run(args: &[String]) -> Result {
 
 /// Every benchmark target of the workspace members as (package, bench), in member order.
 fn bench_targets(meta: &Value) -> Vec<(&str, &str)> {
-    let members: Vec<&str> = meta["workspace_members"]
-        .as_array()
-        .map(|m| m.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    meta["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
+    util::workspace_packages(meta)
         .flat_map(|p| {
             let package = p["name"].as_str().unwrap_or_default();
             p["targets"]

@@ -113,18 +113,23 @@ pub(crate) fn metadata(no_deps: bool) -> Result<Value> {
     serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata output: {e}"))
 }
 
-/// The workspace members whose manifest lives under `crates/`, as (name, package) pairs.
-pub(crate) fn crates_members(meta: &Value) -> Vec<(&str, &Value)> {
-    let crates_dir = project_root().join("crates");
+/// The packages of the workspace's members, in `cargo metadata` order.
+pub(crate) fn workspace_packages(meta: &Value) -> impl Iterator<Item = &Value> {
     let members: Vec<&str> = meta["workspace_members"]
         .as_array()
         .map(|m| m.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let mut found: Vec<(&str, &Value)> = meta["packages"]
+    meta["packages"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
+        .filter(move |p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
+}
+
+/// The workspace members whose manifest lives under `crates/`, as (name, package) pairs.
+pub(crate) fn crates_members(meta: &Value) -> Vec<(&str, &Value)> {
+    let crates_dir = project_root().join("crates");
+    let mut found: Vec<(&str, &Value)> = workspace_packages(meta)
         .filter(|p| {
             p["manifest_path"]
                 .as_str()
