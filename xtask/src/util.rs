@@ -14,7 +14,12 @@ pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
 /// The workspace root (the parent of `xtask/`).
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` sets the variable at run time too. Prefer that: two checkouts that share
+    // one `CARGO_TARGET_DIR` share one compiled xtask, which embeds the path it was built
+    // from.
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .expect("xtask/ has a parent")
         .to_path_buf()
