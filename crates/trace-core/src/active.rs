@@ -4,23 +4,32 @@
 //! it. The enabled flag and the sampling policy are atomics so the disabled and
 //! unsampled paths never take a lock.
 
-use std::sync::RwLock;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use crate::pipeline::Pipeline;
 use crate::sampling::{self, Sampling};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
-static PROVIDER: RwLock<Option<SdkTracerProvider>> = RwLock::new(None);
+static INSTALLED: RwLock<Option<(SdkTracerProvider, Arc<Pipeline>)>> = RwLock::new(None);
 
-/// Makes `provider` the target of all trace-core instrumentation, sampled by `policy`.
-pub(crate) fn install(provider: SdkTracerProvider, policy: Sampling) {
+thread_local! {
+    /// This thread's copy of the installed pipeline, tagged with the generation it
+    /// belongs to: a shared `RwLock` costs two atomic read-modify-writes per span.
+    static PIPELINE: RefCell<Option<(u64, Arc<Pipeline>)>> = const { RefCell::new(None) };
+}
+
+/// Makes `provider` the target of all trace-core instrumentation, sampled by `policy`;
+/// trace-core's own spans end in `pipeline`, the provider's processors.
+pub(crate) fn install(provider: SdkTracerProvider, policy: Sampling, pipeline: Arc<Pipeline>) {
     sampling::store(policy);
-    *PROVIDER
+    *INSTALLED
         .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(provider);
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((provider, pipeline));
     GENERATION.fetch_add(1, Ordering::AcqRel);
     ENABLED.store(true, Ordering::Release);
 }
@@ -28,7 +37,7 @@ pub(crate) fn install(provider: SdkTracerProvider, policy: Sampling) {
 /// Switches instrumentation off; spans started afterwards are no-ops.
 pub(crate) fn uninstall() {
     ENABLED.store(false, Ordering::Release);
-    *PROVIDER
+    *INSTALLED
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     GENERATION.fetch_add(1, Ordering::AcqRel);
@@ -40,14 +49,35 @@ pub fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-#[inline]
-pub(crate) fn generation() -> u64 {
-    GENERATION.load(Ordering::Acquire)
-}
-
+/// The installed provider, for the `tracing` bridge's SDK tracer.
+#[cfg(feature = "tracing")]
 pub(crate) fn provider() -> Option<SdkTracerProvider> {
-    PROVIDER
+    INSTALLED
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone()
+        .as_ref()
+        .map(|(provider, _)| provider.clone())
+}
+
+/// The installed pipeline, from this thread's copy while it is current.
+#[inline]
+pub(crate) fn pipeline() -> Option<Arc<Pipeline>> {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let cached = PIPELINE.try_with(|cached| match &*cached.borrow() {
+        Some((tag, pipeline)) if *tag == generation => Some(Arc::clone(pipeline)),
+        _ => None,
+    });
+    if let Ok(Some(pipeline)) = cached {
+        return Some(pipeline);
+    }
+    let pipeline = INSTALLED
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()
+        .map(|(_, pipeline)| Arc::clone(pipeline))?;
+    // Not cached while the thread is exiting.
+    let _ = PIPELINE.try_with(|cached| {
+        *cached.borrow_mut() = Some((generation, Arc::clone(&pipeline)));
+    });
+    Some(pipeline)
 }

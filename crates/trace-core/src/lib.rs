@@ -82,13 +82,14 @@ mod context;
 mod error;
 pub mod export;
 mod lifecycle;
+mod pipeline;
 pub mod propagation;
+mod recording_span;
 mod resource;
 mod sampling;
 mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod tracer_cache;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;
 

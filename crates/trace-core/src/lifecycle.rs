@@ -11,6 +11,7 @@ use opentelemetry_sdk::trace::{
 use crate::config::{Config, ExporterKind};
 use crate::error::{InitError, ShutdownError};
 use crate::export::{self, Counters, CountingExporter, CountingProcessor, ExportReport};
+use crate::pipeline::Pipeline;
 use crate::sampling::Sampling;
 use crate::{active, propagation, resource};
 
@@ -47,6 +48,7 @@ pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
         announce(summary);
         return Ok(TracingGuard {
             provider: None,
+            pipeline: None,
             counters: Arc::new(Counters::default()),
             shutdown_timeout,
             summary: summary.to_owned(),
@@ -54,15 +56,18 @@ pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
     }
     let policy = Sampling::new(config.sampler, config.sample_rate);
     let counters = Arc::new(Counters::default());
+    let resource = resource::build(config);
+    let mut pipeline = Pipeline::new();
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(policy)
-        .with_resource(resource::build(config));
+        .with_resource(resource.clone());
     let mut destinations = Vec::new();
     for kind in dedup(&config.exporters) {
         match kind {
             ExporterKind::Otlp => {
                 let exporter = export::build_otlp_exporter(config)?;
-                builder = builder.with_span_processor(batch(config, "otlp", exporter, &counters));
+                let processor = batch(config, "otlp", exporter, &counters);
+                builder = pipeline.add(builder, processor, &resource);
                 destinations.push(format!(
                     "otlp {} {}",
                     config.protocol.as_str(),
@@ -71,15 +76,15 @@ pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
             }
             ExporterKind::Console => {
                 let exporter = export::ConsoleTreeExporter::new();
-                builder = builder.with_span_processor(simple("console", exporter, &counters));
+                builder = pipeline.add(builder, simple("console", exporter, &counters), &resource);
                 destinations.push("console".to_owned());
             }
             ExporterKind::JsonFile => {
                 let path = config.json_file_path.clone().unwrap_or_default();
                 let exporter = export::JsonLinesExporter::create(&path)
                     .map_err(|error| InitError::exporter("json-file exporter", error))?;
-                builder =
-                    builder.with_span_processor(batch(config, "json-file", exporter, &counters));
+                let processor = batch(config, "json-file", exporter, &counters);
+                builder = pipeline.add(builder, processor, &resource);
                 destinations.push(format!("json-file {path}"));
             }
             ExporterKind::None => {}
@@ -89,7 +94,8 @@ pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
     let propagator = propagation::build_propagator(&config.propagators);
     opentelemetry::global::set_text_map_propagator(propagator);
     opentelemetry::global::set_tracer_provider(provider.clone());
-    active::install(provider.clone(), policy);
+    let pipeline = Arc::new(pipeline);
+    active::install(provider.clone(), policy, Arc::clone(&pipeline));
     let service = config.service_name.as_deref().unwrap_or("(from resource)");
     let destinations = if destinations.is_empty() {
         "none".to_owned()
@@ -105,6 +111,7 @@ pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
     announce(&summary);
     Ok(TracingGuard {
         provider: Some(provider),
+        pipeline: Some(pipeline),
         counters,
         shutdown_timeout,
         summary,
@@ -176,6 +183,9 @@ fn simple<E: SpanExporter + 'static>(
 #[must_use = "dropping the guard shuts tracing down"]
 pub struct TracingGuard {
     provider: Option<SdkTracerProvider>,
+    /// Closed once the provider has shut down: trace-core's spans still open then are
+    /// dropped when they end, as the SDK drops its own.
+    pipeline: Option<Arc<Pipeline>>,
     counters: Arc<Counters>,
     shutdown_timeout: Duration,
     summary: String,
@@ -229,6 +239,9 @@ impl TracingGuard {
                 .shutdown_with_timeout(timeout)
                 .map_err(|error| error.to_string())
         });
+        if let Some(pipeline) = self.pipeline.take() {
+            pipeline.close();
+        }
         let report = self.counters.report();
         tracing::info!(
             target: "trace_core",

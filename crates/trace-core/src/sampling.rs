@@ -86,6 +86,11 @@ impl Sampling {
         }
     }
 
+    /// Whether a root with `trace_id` is sampled (the rule [`FastDecision::Defer`] defers).
+    pub(crate) fn samples_root(&self, trace_id: TraceId) -> bool {
+        self.decide(&SpanContext::empty_context(), trace_id)
+    }
+
     fn decide(&self, parent: &SpanContext, trace_id: TraceId) -> bool {
         match self.fast_decision(parent) {
             FastDecision::Sample => true,

@@ -6,25 +6,23 @@ use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use opentelemetry::trace::{
-    Link, Span as _, SpanBuilder, SpanContext, SpanKind, SpanRef, Status, TraceContextExt,
-    Tracer as _, TracerProvider as _,
+    Link, Span as _, SpanContext, SpanKind, SpanRef, Status, TraceContextExt,
 };
-use opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
-use opentelemetry_sdk::trace::{SdkTracer, Span as SdkSpan};
+use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use crate::active;
-use crate::propagation::LocallyStartedTrace;
+use crate::recording_span::{RecordingSpan, Scope};
 use crate::sampling::{self, FastDecision};
-use crate::tracer_cache::{self, TracerId};
 
 /// What a recording span starts with; built only once the span is known to record.
 #[derive(Debug, Clone)]
 pub struct SpanStart {
-    name: Cow<'static, str>,
-    attributes: Vec<KeyValue>,
-    links: Vec<Link>,
-    start_time: Option<SystemTime>,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) links: Vec<Link>,
+    pub(crate) start_time: Option<SystemTime>,
 }
 
 impl SpanStart {
@@ -88,18 +86,14 @@ impl SpanStart {
 /// ```
 #[derive(Debug)]
 pub struct ScopedTracer {
-    name: &'static str,
-    version: &'static str,
-    id: TracerId,
+    scope: Scope,
 }
 
 impl ScopedTracer {
     /// A tracer for the scope `name` (usually the crate name) at `version`.
     pub const fn new(name: &'static str, version: &'static str) -> Self {
         Self {
-            name,
-            version,
-            id: TracerId::new(),
+            scope: Scope { name, version },
         }
     }
 
@@ -130,68 +124,75 @@ impl ScopedTracer {
         self.start_in(parent, kind, build)
     }
 
+    /// Starts a span as a child of `parent` and returns the context to run the work
+    /// in, which owns the span: end it with `cx.span().end()`, or it ends when the last
+    /// clone of the context is dropped. `None` when the span does not record (not
+    /// sampled, or tracing disabled): run the work in `parent` then.
+    ///
+    /// For middleware that only ever needs the context (a server layer running its
+    /// handler): `start_with_parent(..)` and [`TracedSpan::into_context`] without the
+    /// [`TracedSpan`] in between.
+    pub fn start_context(
+        &self,
+        parent: &Context,
+        kind: SpanKind,
+        build: impl FnOnce() -> SpanStart,
+    ) -> Option<Context> {
+        if !active::is_enabled() {
+            return None;
+        }
+        self.record(parent, kind, build)
+            .map(|span| parent.with_span(span))
+    }
+
     fn start_in(
         &self,
         parent: &Context,
         kind: SpanKind,
         build: impl FnOnce() -> SpanStart,
     ) -> TracedSpan {
-        let span = parent.span();
-        let decision = sampling::load().fast_decision(span.span_context());
-        match decision {
-            FastDecision::Drop => TracedSpan::not_recording(parent),
-            FastDecision::Sample => {
-                let start = build();
-                let builder = builder_for(kind, start);
-                self.with_tracer(|tracer| tracer.build_with_context(builder, parent))
-                    .map_or_else(
-                        || TracedSpan::not_recording(parent),
-                        |span| TracedSpan::recording(parent, span),
-                    )
-            }
-            FastDecision::Defer => {
-                let probe = SpanBuilder::from_name("").with_kind(kind.clone());
-                let Some(mut span) =
-                    self.with_tracer(|tracer| tracer.build_with_context(probe, parent))
-                else {
-                    return TracedSpan::not_recording(parent);
-                };
-                if !span.is_recording() {
-                    return TracedSpan::not_recording(parent);
-                }
-                let start = build();
-                span.update_name(start.name);
-                span.set_attributes(start.attributes);
-                for link in start.links {
-                    span.add_link(link.span_context, link.attributes);
-                }
-                TracedSpan::recording(parent, span)
-            }
+        match self.record(parent, kind, build) {
+            Some(span) => TracedSpan::recording(parent, span),
+            None => TracedSpan::not_recording(parent),
         }
     }
 
+    /// The recording span, when the span is sampled.
     #[inline]
-    fn with_tracer<R>(&self, use_tracer: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
-        let make = || {
-            let scope = InstrumentationScope::builder(self.name)
-                .with_version(self.version)
-                .build();
-            Some(active::provider()?.tracer_with_scope(scope))
+    fn record(
+        &self,
+        parent: &Context,
+        kind: SpanKind,
+        build: impl FnOnce() -> SpanStart,
+    ) -> Option<RecordingSpan> {
+        if parent.is_telemetry_suppressed() {
+            // An exporter's own work: tracing it would loop.
+            return None;
+        }
+        let parent_span = parent.span();
+        let parent_span_context = parent_span.span_context();
+        let policy = sampling::load();
+        let root_trace_id = match policy.fast_decision(parent_span_context) {
+            FastDecision::Drop => return None,
+            FastDecision::Sample => None,
+            FastDecision::Defer => {
+                let trace_id = RandomIdGenerator::default().new_trace_id();
+                if !policy.samples_root(trace_id) {
+                    return None;
+                }
+                Some(trace_id)
+            }
         };
-        tracer_cache::with_tracer(&self.id, make, use_tracer)
+        let pipeline = active::pipeline()?;
+        Some(RecordingSpan::start(
+            parent_span_context,
+            root_trace_id,
+            kind,
+            build(),
+            self.scope,
+            pipeline,
+        ))
     }
-}
-
-fn builder_for(kind: SpanKind, start: SpanStart) -> SpanBuilder {
-    // Filled in place: each by-value builder call moves the whole builder.
-    let mut builder = SpanBuilder::from_name(start.name);
-    builder.span_kind = Some(kind);
-    builder.attributes = Some(start.attributes);
-    if !start.links.is_empty() {
-        builder.links = Some(start.links);
-    }
-    builder.start_time = start.start_time;
-    builder
 }
 
 /// A span started by a [`ScopedTracer`], or a stand-in when it does not record.
@@ -200,10 +201,10 @@ fn builder_for(kind: SpanKind, start: SpanStart) -> SpanBuilder {
 /// span's context when it records, otherwise the parent's unchanged. Every recording
 /// method is a no-op on a stand-in, so callers never branch on sampling.
 ///
-/// A recording span stays a plain SDK span until [`context`](Self::context) is first
+/// A recording span stays a plain value until [`context`](Self::context) is first
 /// called: only then is it moved into a [`Context`] (one `Box` and one `Arc`), so a span
-/// that is started and ended without handing out its context costs no more than the raw
-/// SDK's.
+/// that is started and ended without handing out its context allocates nothing beyond
+/// its attributes.
 #[derive(Debug)]
 #[must_use = "a span records nothing unless it is ended (or dropped)"]
 pub struct TracedSpan {
@@ -225,13 +226,13 @@ enum State {
 struct Recording {
     parent: Context,
     /// The span until [`TracedSpan::context`] moves it into `cx`.
-    bare: Mutex<Option<SdkSpan>>,
+    bare: Mutex<Option<RecordingSpan>>,
     cx: OnceLock<Context>,
 }
 
 /// The span an operation applies to: still bare, or already inside the context.
 enum Target<'a> {
-    Bare(&'a mut SdkSpan),
+    Bare(&'a mut RecordingSpan),
     Shared(SpanRef<'a>),
 }
 
@@ -315,19 +316,23 @@ impl Recording {
         self.cx.get_or_init(|| {
             let mut bare = self.bare.lock().unwrap_or_else(PoisonError::into_inner);
             match bare.take() {
-                Some(span) if self.parent.span().span_context().is_valid() => {
-                    self.parent.with_span(span)
-                }
-                // A root: its trace id is the SDK's random one, which lets the propagator
-                // send the Level 2 random flag downstream.
-                Some(span) => {
-                    let started = LocallyStartedTrace(span.span_context().trace_id());
-                    self.parent.with_value(started).with_span(span)
-                }
+                Some(span) => self.parent.with_span(span),
                 // Unreachable: only this initialiser takes the span, and it runs once.
                 None => self.parent.clone(),
             }
         })
+    }
+
+    fn into_context(self) -> Context {
+        let bare = self
+            .bare
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        match (bare, self.cx.into_inner()) {
+            (Some(span), _) => self.parent.with_span(span),
+            (None, Some(cx)) => cx,
+            (None, None) => self.parent,
+        }
     }
 
     /// Ends the span where it lies: moving a bare SDK span (a few hundred bytes) out
@@ -364,10 +369,7 @@ impl TracedSpan {
         }
     }
 
-    fn recording(parent: &Context, span: SdkSpan) -> Self {
-        if !span.is_recording() {
-            return Self::not_recording(parent);
-        }
+    fn recording(parent: &Context, span: RecordingSpan) -> Self {
         Self {
             state: State::Recording(Recording {
                 parent: parent.clone(),
@@ -399,6 +401,18 @@ impl TracedSpan {
             State::Disabled => &EMPTY_CONTEXT,
             State::NotRecording(parent) => parent,
             State::Recording(recording) => recording.context(),
+        }
+    }
+
+    /// Consumes the span and returns its [`context`](Self::context), which then owns the
+    /// span: end it with `cx.span().end()`, or it ends when the last clone of the context
+    /// is dropped. For callers that keep only the context: a context is a few words, a
+    /// span a few hundred bytes, copied whenever a future holding it is moved.
+    pub fn into_context(self) -> Context {
+        match self.state {
+            State::Disabled => EMPTY_CONTEXT.clone(),
+            State::NotRecording(parent) => parent,
+            State::Recording(recording) => recording.into_context(),
         }
     }
 

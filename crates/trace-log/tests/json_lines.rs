@@ -1,4 +1,7 @@
 //! JSON lines: the ids of each line match the spans that were exported.
+//!
+//! Traces started in these tests are sampled with a random trace id: `trace_flags` is
+//! `03` (W3C Trace Context Level 2).
 
 mod support;
 
@@ -213,7 +216,7 @@ fn names_options_and_flattening_are_honoured() {
     let line: Value = serde_json::from_str(&output.lines()[0]).unwrap();
     assert_eq!(line["trace.id"], server.trace_id().to_string());
     assert_eq!(line["span.id"], server.span_id().to_string());
-    assert_eq!(line["trace.flags"], "01");
+    assert_eq!(line["trace.flags"], "03");
     assert_eq!(line["message"], "probing");
     assert_eq!(line["attempt"], 2);
     assert_no_ids(&line);

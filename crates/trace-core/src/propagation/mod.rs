@@ -33,7 +33,6 @@ mod composite;
 mod trace_context;
 mod traceparent;
 
-pub(crate) use traceparent::LocallyStartedTrace;
 mod tracestate;
 
 pub use baggage::{

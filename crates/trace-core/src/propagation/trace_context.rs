@@ -3,12 +3,10 @@
 use opentelemetry::{
     Context,
     propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter},
-    trace::{SpanContext, TraceContextExt, TraceFlags, TraceState},
+    trace::{SpanContext, TraceContextExt, TraceState},
 };
 
-use super::traceparent::{
-    LocallyStartedTrace, TRACE_FLAG_RANDOM, format_traceparent_with, parse_traceparent,
-};
+use super::traceparent::{format_traceparent, parse_traceparent};
 use super::tracestate::{format_tracestate, parse_tracestate};
 
 /// The `traceparent` header name.
@@ -95,17 +93,8 @@ impl TextMapPropagator for TraceContextPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
         let span = cx.span();
         let span_context = span.span_context();
-        // A trace this process started has a random id: say so (Level 2 random flag).
-        let started_here = !span_context.is_remote()
-            && cx
-                .get::<LocallyStartedTrace>()
-                .is_some_and(|started| started.0 == span_context.trace_id());
-        let extra = if started_here {
-            TRACE_FLAG_RANDOM
-        } else {
-            TraceFlags::default()
-        };
-        let Some(traceparent) = format_traceparent_with(span_context, extra) else {
+        // Traces started here carry the Level 2 random flag in their flags already.
+        let Some(traceparent) = format_traceparent(span_context) else {
             return;
         };
         let tracestate = format_tracestate(span_context.trace_state());

@@ -12,12 +12,6 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId};
 /// `opentelemetry` 0.33 only names the sampled bit, so this constant fills the gap.
 pub const TRACE_FLAG_RANDOM: TraceFlags = TraceFlags::new(0x02);
 
-/// Marks a context whose trace this process started, so its trace id came from the SDK's
-/// random generator: the Level 2 `random` flag may then be sent. The SDK derives a
-/// span's flags from its parent's and offers no way to set them on a root span.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LocallyStartedTrace(pub(crate) TraceId);
-
 /// The trace-flags bits this crate understands: sampled (`0x01`) and random (`0x02`).
 pub const KNOWN_TRACE_FLAGS: u8 = 0x03;
 
@@ -198,14 +192,6 @@ pub fn parse_traceparent(value: &str) -> Result<ParsedTraceparent, TraceparentEr
 /// );
 /// ```
 pub fn format_traceparent(span_context: &SpanContext) -> Option<String> {
-    format_traceparent_with(span_context, TraceFlags::default())
-}
-
-/// [`format_traceparent`] with `extra` flags set on top of the span context's own.
-pub(crate) fn format_traceparent_with(
-    span_context: &SpanContext,
-    extra: TraceFlags,
-) -> Option<String> {
     if !span_context.is_valid() {
         return None;
     }
@@ -217,7 +203,7 @@ pub(crate) fn format_traceparent_with(
     out.push('-');
     push_hex(
         &mut out,
-        &[(span_context.trace_flags() | extra).to_u8() & KNOWN_TRACE_FLAGS],
+        &[span_context.trace_flags().to_u8() & KNOWN_TRACE_FLAGS],
     );
     Some(out)
 }

@@ -19,14 +19,18 @@
 
 mod span;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
+};
 
 pub use span::CapturedSpan;
 
 use crate::active;
+use crate::pipeline::Pipeline;
 use crate::propagation::{PropagatorKind, build_propagator};
 use crate::sampling::Sampling;
 
@@ -58,16 +62,19 @@ impl SpanCapture {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
+        let resource = Resource::builder().build();
+        let mut pipeline = Pipeline::new();
+        let builder = SdkTracerProvider::builder()
             .with_sampler(sampling)
-            .with_simple_exporter(exporter.clone())
-            .build();
+            .with_resource(resource.clone());
+        let processor = SimpleSpanProcessor::new(exporter.clone());
+        let provider = pipeline.add(builder, processor, &resource).build();
         opentelemetry::global::set_text_map_propagator(build_propagator(&[
             PropagatorKind::TraceContext,
             PropagatorKind::Baggage,
         ]));
         opentelemetry::global::set_tracer_provider(provider.clone());
-        active::install(provider.clone(), sampling);
+        active::install(provider.clone(), sampling, Arc::new(pipeline));
         Self {
             exporter,
             provider,

@@ -5,18 +5,23 @@ use std::net::SocketAddr;
 
 use http::header::{HOST, USER_AGENT};
 use http::request::Parts;
-use http::{HeaderMap, StatusCode};
-use opentelemetry::trace::{Link, SpanContext};
+use http::{HeaderMap, HeaderName, StatusCode};
+use opentelemetry::Context;
+use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
 use opentelemetry::{KeyValue, StringValue, Value};
 use opentelemetry_semantic_conventions::attribute::{
     CLIENT_ADDRESS, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
     NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
     USER_AGENT_ORIGINAL,
 };
-use trace_core::{SpanStart, TracedSpan};
+use trace_core::{SpanStart, record_error_on};
 
 use super::config::{CapturedHeader, ServerConfig};
 use crate::method::{method_attributes, protocol_version, span_name_method};
+
+// Pre-parsed: a lookup by `&str` parses and lowercases the name on every request.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Everything the span starts with.
 pub(crate) fn request_span_start(
@@ -75,29 +80,27 @@ pub(crate) fn request_span_start(
     }
 }
 
-/// Records the response status: `Error` only for 5xx on a server span.
+/// Records the response status on the recording span of `cx`: `Error` only for 5xx on
+/// a server span.
 pub(crate) fn record_response(
     config: &ServerConfig,
-    span: &TracedSpan,
+    cx: &Context,
     status: StatusCode,
     headers: &HeaderMap,
 ) {
-    if !span.is_recording() {
-        return;
-    }
+    let span = cx.span();
     span.set_attribute(KeyValue::new(
         HTTP_RESPONSE_STATUS_CODE,
         i64::from(status.as_u16()),
     ));
     if !config.response_headers.is_empty() {
-        span.set_attributes(|| {
-            let mut attributes = Vec::with_capacity(config.response_headers.len());
-            push_headers(&config.response_headers, headers, &mut attributes);
-            attributes
-        });
+        let mut attributes = Vec::with_capacity(config.response_headers.len());
+        push_headers(&config.response_headers, headers, &mut attributes);
+        span.set_attributes(attributes);
     }
     if status.is_server_error() {
-        span.record_error(
+        record_error_on(
+            cx,
             status.as_u16().to_string(),
             status.canonical_reason().unwrap_or("server error"),
         );
@@ -132,7 +135,7 @@ fn scheme(parts: &Parts) -> &'static str {
             "http"
         };
     }
-    match parts.headers.get("x-forwarded-proto").map(|v| v.as_bytes()) {
+    match parts.headers.get(X_FORWARDED_PROTO).map(|v| v.as_bytes()) {
         Some(proto) if proto.eq_ignore_ascii_case(b"https") => "https",
         _ => "http",
     }
@@ -169,7 +172,7 @@ fn split_host_port(authority: &str) -> (&str, Option<u16>) {
 
 /// The original client from `X-Forwarded-For` (its first entry), if present.
 fn forwarded_client(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get("x-forwarded-for")?.to_str().ok()?;
+    let value = headers.get(X_FORWARDED_FOR)?.to_str().ok()?;
     let first = value.split(',').next()?.trim();
     (!first.is_empty()).then_some(first)
 }

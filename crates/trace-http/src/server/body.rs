@@ -1,37 +1,44 @@
 //! [`ResponseBody`]: ends the server span when the body has been sent or dropped.
 
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context as TaskContext, Poll, ready};
 
 use http_body::{Body, Frame, SizeHint};
+use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
-use trace_core::TracedSpan;
+use trace_core::record_error_on;
 
-/// Owns a span until the request is over, and ends it then (also on drop, so a
-/// cancelled request never leaves a span open).
+/// Owns a recording span (inside its context) until the request is over, and ends it
+/// then (also on drop, so a cancelled request never leaves a span open). A context is
+/// a few words where the span itself is a few hundred bytes, and this guard travels
+/// with the response future and body through every move.
 #[derive(Debug, Default)]
-pub(crate) struct SpanGuard(Option<TracedSpan>);
+pub(crate) struct SpanGuard(Option<Context>);
 
 impl SpanGuard {
-    pub(crate) fn new(span: TracedSpan) -> Self {
-        Self(Some(span))
+    /// Guards the span a context owns (from `ScopedTracer::start_context`); `None`
+    /// when the request's span does not record.
+    pub(crate) fn new(recorded: Option<Context>) -> Self {
+        Self(recorded)
     }
 
     pub(crate) fn none() -> Self {
         Self(None)
     }
 
-    pub(crate) fn get(&self) -> Option<&TracedSpan> {
+    /// The context of the recording span, if any.
+    pub(crate) fn get(&self) -> Option<&Context> {
         self.0.as_ref()
     }
 
     pub(crate) fn is_recording(&self) -> bool {
-        self.0.as_ref().is_some_and(TracedSpan::is_recording)
+        self.0.is_some()
     }
 
     pub(crate) fn end(&mut self) {
-        if let Some(span) = self.0.take() {
-            span.end();
+        if let Some(cx) = self.0.take() {
+            cx.span().end();
         }
     }
 
@@ -73,15 +80,15 @@ where
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
         match &frame {
             None => this.span.end(),
             Some(Err(error)) => {
-                if let Some(span) = this.span.get().filter(|span| span.is_recording()) {
-                    span.record_error(std::any::type_name::<B::Error>(), error.to_string());
+                if let Some(cx) = this.span.get() {
+                    record_error_on(cx, std::any::type_name::<B::Error>(), error.to_string());
                 }
                 this.span.end();
             }

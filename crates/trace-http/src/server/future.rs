@@ -12,6 +12,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
 use trace_core::propagation::format_traceparent;
+use trace_core::record_error_on;
 
 use super::attributes::record_response;
 use super::body::{ResponseBody, SpanGuard};
@@ -76,8 +77,10 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
-                if let (Some(config), Some(traced)) = (this.config.as_deref(), span.get()) {
-                    record_response(config, traced, parts.status, &parts.headers);
+                if let Some(config) = this.config.as_deref() {
+                    if let Some(cx) = span.get() {
+                        record_response(config, cx, parts.status, &parts.headers);
+                    }
                     if let Some(cx) = this.cx.as_ref() {
                         add_trace_id_header(&config.trace_id_header, cx, &mut parts.headers);
                     }
@@ -85,8 +88,8 @@ where
                 Ok(Response::from_parts(parts, ResponseBody::new(body, span)))
             }
             Err(error) => {
-                if let Some(traced) = span.get().filter(|s| s.is_recording()) {
-                    traced.record_error(std::any::type_name::<E>(), error.to_string());
+                if let Some(cx) = span.get() {
+                    record_error_on(cx, std::any::type_name::<E>(), error.to_string());
                 }
                 span.end();
                 Err(error)
@@ -96,13 +99,13 @@ where
 }
 
 fn record_panic(span: &SpanGuard, panic: &(dyn Any + Send)) {
-    let Some(span) = span.get() else { return };
+    let Some(cx) = span.get() else { return };
     let message = panic
         .downcast_ref::<&str>()
         .map(|message| (*message).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "handler panicked".to_owned());
-    span.record_error("panic", message);
+    record_error_on(cx, "panic", message);
 }
 
 fn add_trace_id_header(mode: &TraceIdHeader, cx: &Context, headers: &mut http::HeaderMap) {

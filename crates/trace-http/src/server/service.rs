@@ -82,28 +82,23 @@ where
         }
         let config = &*self.config;
         let peer = self.peer;
-        let span = if config.public_endpoint {
+        let (parent, caller) = if config.public_endpoint {
+            // A new trace, linked to the caller's.
             let caller = incoming.span().span_context().clone();
-            let caller = caller.is_valid().then_some(caller);
-            TRACER.start_with_parent(&Context::new(), SpanKind::Server, || {
-                request_span_start(config, &parts, peer, caller)
-            })
+            (Context::new(), caller.is_valid().then_some(caller))
         } else {
-            TRACER.start_with_parent(&incoming, SpanKind::Server, || {
-                request_span_start(config, &parts, peer, None)
-            })
+            (incoming, None)
         };
-        let cx = span.context().clone();
+        let recorded = TRACER.start_context(&parent, SpanKind::Server, || {
+            request_span_start(config, &parts, peer, caller)
+        });
+        let span = SpanGuard::new(recorded.clone());
+        let cx = recorded.unwrap_or(parent);
         let request = Request::from_parts(parts, body);
         let future = {
             let _active = cx.clone().attach();
             self.inner.call(request)
         };
-        ResponseFuture::new(
-            future,
-            Some(cx),
-            SpanGuard::new(span),
-            Some(self.config.clone()),
-        )
+        ResponseFuture::new(future, Some(cx), span, Some(self.config.clone()))
     }
 }

@@ -70,7 +70,7 @@ impl<'a> MakeWriter<'a> for Output {
     }
 }
 
-/// Asserts that a JSON line carries `span`'s ids with the sampled flag.
+/// Asserts that a JSON line carries `span`'s ids and trace flags, which are sampled.
 #[track_caller]
 pub fn assert_ids_of(line: &Value, span: &CapturedSpan) {
     assert_eq!(
@@ -83,7 +83,13 @@ pub fn assert_ids_of(line: &Value, span: &CapturedSpan) {
         span.span_id().to_string(),
         "span_id of {line}"
     );
-    assert_eq!(line["trace_flags"], "01", "trace_flags of {line}");
+    let flags = span.span_context.trace_flags();
+    assert!(flags.is_sampled(), "{} is sampled", span.name);
+    assert_eq!(
+        line["trace_flags"],
+        format!("{:02x}", flags.to_u8()),
+        "trace_flags of {line}"
+    );
 }
 
 /// Asserts that a JSON line carries none of the id members.

@@ -1,0 +1,94 @@
+//! [`Pipeline`]: where trace-core's own spans go when they end. The installed provider's
+//! span processors, shared with that provider, so SDK spans (the `tracing` bridge) and
+//! trace-core's spans reach the same batches, exporters and counters.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor, TracerProviderBuilder};
+
+/// The span processors trace-core's spans end in.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    processors: Vec<Arc<dyn SpanProcessor>>,
+    open: AtomicBool,
+}
+
+impl Pipeline {
+    pub(crate) fn new() -> Self {
+        Self {
+            processors: Vec::new(),
+            open: AtomicBool::new(true),
+        }
+    }
+
+    /// Adds `processor` to this pipeline and to the provider `builder` builds. The SDK
+    /// hands processors the provider's resource through `&mut` when it builds, which a
+    /// shared processor cannot take, so `resource` (what the provider is built with) is
+    /// set here first.
+    pub(crate) fn add<P: SpanProcessor + 'static>(
+        &mut self,
+        builder: TracerProviderBuilder,
+        mut processor: P,
+        resource: &Resource,
+    ) -> TracerProviderBuilder {
+        processor.set_resource(resource);
+        let shared: Arc<dyn SpanProcessor> = Arc::new(processor);
+        self.processors.push(Arc::clone(&shared));
+        builder.with_span_processor(SharedProcessor(shared))
+    }
+
+    /// Hands an ended span to every processor, unless the provider was shut down.
+    pub(crate) fn export(&self, span: SpanData) {
+        if !self.open.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.processors.as_slice() {
+            [] => {}
+            [processor] => processor.on_end(span),
+            processors => {
+                for processor in processors {
+                    processor.on_end(span.clone());
+                }
+            }
+        }
+    }
+
+    /// Whether ending a span exports anything: with no processor, the span's data need
+    /// not be assembled.
+    pub(crate) fn has_processors(&self) -> bool {
+        !self.processors.is_empty()
+    }
+
+    /// Stops exporting: spans that end after their provider shut down are dropped, as
+    /// the SDK drops its own.
+    pub(crate) fn close(&self) {
+        self.open.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A processor registered with the SDK provider and also held by a [`Pipeline`].
+#[derive(Debug)]
+struct SharedProcessor(Arc<dyn SpanProcessor>);
+
+impl SpanProcessor for SharedProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+}
