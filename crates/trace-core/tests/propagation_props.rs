@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::{
     Context,
     baggage::{Baggage, BaggageExt, KeyValueMetadata},
-    propagation::TextMapPropagator,
+    propagation::{Extractor, TextMapPropagator},
     trace::{SpanContext, TraceContextExt},
 };
 use proptest::prelude::*;
@@ -149,6 +149,32 @@ proptest! {
         let extractor = HeaderExtractor(&map);
         let _ = TraceContextPropagator::new().extract_with_context(&Context::new(), &extractor);
         let _ = BaggagePropagator::new().extract_with_context(&Context::new(), &extractor);
+    }
+
+    #[test]
+    fn header_maps_small_and_large_give_every_value_in_order(
+        fillers in 0usize..40,
+        values in prop::collection::vec("[a-z]{1,8}=[a-z0-9]{1,8}", 0..4),
+        asked in prop::sample::select(vec!["tracestate", "TraceState", "TRACESTATE"]),
+    ) {
+        // Small maps are scanned, large ones looked up: both must see the same values.
+        let mut map = HeaderMap::new();
+        for i in 0..fillers {
+            map.append(
+                HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("1"),
+            );
+        }
+        for value in &values {
+            map.append(HeaderName::from_static("tracestate"), HeaderValue::from_str(value).unwrap());
+        }
+        let extractor = HeaderExtractor(&map);
+        let expected: Vec<&str> = values.iter().map(String::as_str).collect();
+        prop_assert_eq!(
+            Extractor::get_all(&extractor, asked).unwrap_or_default(),
+            expected.clone()
+        );
+        prop_assert_eq!(Extractor::get(&extractor, asked), expected.first().copied());
     }
 
     #[test]

@@ -33,8 +33,12 @@ const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
+/// Up to this many header values, one pass comparing names costs less than a lookup,
+/// which hashes the name and probes the map.
+const SCAN_LIMIT: usize = 16;
+
 impl<'a> HeaderExtractor<'a> {
-    fn values(&self, key: &str) -> GetAll<'a, HeaderValue> {
+    fn looked_up(&self, key: &str) -> GetAll<'a, HeaderValue> {
         match key {
             "traceparent" => self.0.get_all(&TRACEPARENT),
             "tracestate" => self.0.get_all(&TRACESTATE),
@@ -42,13 +46,22 @@ impl<'a> HeaderExtractor<'a> {
             _ => self.0.get_all(key),
         }
     }
+
+    /// The values of `key`, in order, found by a pass over a small map.
+    fn scanned<'k>(&self, key: &'k str) -> impl Iterator<Item = &'a HeaderValue> + use<'a, 'k> {
+        let map: &'a HeaderMap = self.0;
+        map.iter()
+            .filter(move |(name, _)| name.as_str().eq_ignore_ascii_case(key))
+            .map(|(_, value)| value)
+    }
 }
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.values(key)
-            .iter()
-            .find_map(|value| value.to_str().ok())
+        if self.0.len() <= SCAN_LIMIT {
+            return self.scanned(key).find_map(visible);
+        }
+        self.looked_up(key).iter().find_map(visible)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -56,13 +69,18 @@ impl Extractor for HeaderExtractor<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self
-            .values(key)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .collect();
+        let values: Vec<&str> = if self.0.len() <= SCAN_LIMIT {
+            self.scanned(key).filter_map(visible).collect()
+        } else {
+            self.looked_up(key).iter().filter_map(visible).collect()
+        };
         (!values.is_empty()).then_some(values)
     }
+}
+
+/// A value as text, if it is visible ASCII.
+fn visible(value: &HeaderValue) -> Option<&str> {
+    value.to_str().ok()
 }
 
 /// Writes propagation fields into an [`HeaderMap`].

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use http::header::{HOST, USER_AGENT};
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use opentelemetry::Context;
 use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
 use opentelemetry::{KeyValue, StringValue, Value};
@@ -19,9 +19,51 @@ use trace_core::{SpanStart, record_error_on};
 use super::config::{CapturedHeader, ServerConfig};
 use crate::method::{method_attributes, protocol_version, span_name_method};
 
-// Pre-parsed: a lookup by `&str` parses and lowercases the name on every request.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// Beyond this many header values, four lookups by name cost less than one pass.
+const SCAN_LIMIT: usize = 16;
+
+/// The request headers the span's attributes come from (the first value of each).
+#[derive(Default)]
+struct SpanHeaders<'a> {
+    host: Option<&'a HeaderValue>,
+    user_agent: Option<&'a HeaderValue>,
+    forwarded_for: Option<&'a HeaderValue>,
+    forwarded_proto: Option<&'a HeaderValue>,
+}
+
+impl<'a> SpanHeaders<'a> {
+    /// One pass over a request's few headers: each lookup by name hashes the name and
+    /// probes the map, four of them a sizeable share of a sampled request's cost.
+    fn find(headers: &'a HeaderMap) -> Self {
+        if headers.len() > SCAN_LIMIT {
+            return Self {
+                host: headers.get(HOST),
+                user_agent: headers.get(USER_AGENT),
+                forwarded_for: headers.get(X_FORWARDED_FOR),
+                forwarded_proto: headers.get(X_FORWARDED_PROTO),
+            };
+        }
+        let mut found = Self::default();
+        for (name, value) in headers {
+            let slot = if name == HOST {
+                &mut found.host
+            } else if name == USER_AGENT {
+                &mut found.user_agent
+            } else if name == X_FORWARDED_FOR {
+                &mut found.forwarded_for
+            } else if name == X_FORWARDED_PROTO {
+                &mut found.forwarded_proto
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
 
 /// Everything the span starts with.
 pub(crate) fn request_span_start(
@@ -36,10 +78,11 @@ pub(crate) fn request_span_start(
         Some(route) => format!("{method} {route}").into(),
         None => method.into(),
     };
+    let headers = SpanHeaders::find(&parts.headers);
     let mut attributes = Vec::with_capacity(12 + config.request_headers.len());
     method_attributes(&parts.method, &mut attributes);
     attributes.push(KeyValue::new(URL_PATH, parts.uri.path().to_owned()));
-    attributes.push(KeyValue::new(URL_SCHEME, scheme(parts)));
+    attributes.push(KeyValue::new(URL_SCHEME, scheme(parts, &headers)));
     if let Some(query) = parts.uri.query().filter(|query| !query.is_empty()) {
         let query = config.query_keys.redact_query(query).into_owned();
         attributes.push(KeyValue::new(URL_QUERY, query));
@@ -47,14 +90,14 @@ pub(crate) fn request_span_start(
     if let Some(route) = route {
         attributes.push(KeyValue::new(HTTP_ROUTE, route));
     }
-    if let Some((host, port)) = server_address(parts) {
+    if let Some((host, port)) = server_address(parts, &headers) {
         attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
         if let Some(port) = port {
             attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
     }
     let peer = peer.or_else(|| connect_info(parts));
-    match forwarded_client(&parts.headers) {
+    match forwarded_client(&headers) {
         Some(client) => attributes.push(KeyValue::new(CLIENT_ADDRESS, client.to_owned())),
         None => {
             if let Some(peer) = peer {
@@ -66,7 +109,7 @@ pub(crate) fn request_span_start(
         attributes.push(KeyValue::new(NETWORK_PEER_ADDRESS, peer.ip().to_string()));
         attributes.push(KeyValue::new(NETWORK_PEER_PORT, i64::from(peer.port())));
     }
-    if let Some(agent) = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
+    if let Some(agent) = headers.user_agent.and_then(|v| v.to_str().ok()) {
         attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
     }
     if let Some(version) = protocol_version(parts.version) {
@@ -127,7 +170,7 @@ fn push_headers(captured: &[CapturedHeader], headers: &HeaderMap, out: &mut Vec<
     }
 }
 
-fn scheme(parts: &Parts) -> &'static str {
+fn scheme(parts: &Parts, headers: &SpanHeaders<'_>) -> &'static str {
     if let Some(scheme) = parts.uri.scheme_str() {
         return if scheme.eq_ignore_ascii_case("https") {
             "https"
@@ -135,17 +178,20 @@ fn scheme(parts: &Parts) -> &'static str {
             "http"
         };
     }
-    match parts.headers.get(X_FORWARDED_PROTO).map(|v| v.as_bytes()) {
+    match headers.forwarded_proto.map(HeaderValue::as_bytes) {
         Some(proto) if proto.eq_ignore_ascii_case(b"https") => "https",
         _ => "http",
     }
 }
 
 /// `server.address` and `server.port` from the absolute URI or the `Host` header.
-fn server_address(parts: &Parts) -> Option<(&str, Option<u16>)> {
+fn server_address<'a>(
+    parts: &'a Parts,
+    headers: &SpanHeaders<'a>,
+) -> Option<(&'a str, Option<u16>)> {
     let authority = match parts.uri.authority() {
         Some(authority) => authority.as_str(),
-        None => parts.headers.get(HOST)?.to_str().ok()?,
+        None => headers.host?.to_str().ok()?,
     };
     let authority = authority
         .rsplit_once('@')
@@ -171,8 +217,8 @@ fn split_host_port(authority: &str) -> (&str, Option<u16>) {
 }
 
 /// The original client from `X-Forwarded-For` (its first entry), if present.
-fn forwarded_client(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(X_FORWARDED_FOR)?.to_str().ok()?;
+fn forwarded_client<'a>(headers: &SpanHeaders<'a>) -> Option<&'a str> {
+    let value = headers.forwarded_for?.to_str().ok()?;
     let first = value.split(',').next()?.trim();
     (!first.is_empty()).then_some(first)
 }
