@@ -9,21 +9,41 @@ use std::time::Duration;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor, TracerProviderBuilder};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanLimits, SpanProcessor, TracerProviderBuilder};
 
-/// The span processors trace-core's spans end in.
+/// The span processors trace-core's spans end in, and the limits they are recorded with.
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     processors: Vec<Arc<dyn SpanProcessor>>,
+    limits: SpanLimits,
     open: AtomicBool,
 }
 
 impl Pipeline {
+    /// An empty pipeline with the SDK's span limits, including the overrides the SDK
+    /// reads from `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT` and
+    /// `OTEL_SPAN_LINK_COUNT_LIMIT`, so trace-core's spans and SDK spans agree.
     pub(crate) fn new() -> Self {
+        let mut limits = SpanLimits::default();
+        let from_env = |name: &str| std::env::var(name).ok()?.parse::<u32>().ok();
+        if let Some(limit) = from_env("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") {
+            limits.max_attributes_per_span = limit;
+        }
+        if let Some(limit) = from_env("OTEL_SPAN_EVENT_COUNT_LIMIT") {
+            limits.max_events_per_span = limit;
+        }
+        if let Some(limit) = from_env("OTEL_SPAN_LINK_COUNT_LIMIT") {
+            limits.max_links_per_span = limit;
+        }
         Self {
             processors: Vec::new(),
+            limits,
             open: AtomicBool::new(true),
         }
+    }
+
+    pub(crate) fn limits(&self) -> SpanLimits {
+        self.limits
     }
 
     /// Adds `processor` to this pipeline and to the provider `builder` builds. The SDK

@@ -4,7 +4,7 @@
 //! The SDK's own span carries its tracer (scope and provider) and builds its data
 //! through a general builder; trace-core already knows the sampling decision, the
 //! scope and where the span goes, so it records the same data with less work. Limits
-//! and status rules are the SDK's defaults.
+//! and status rules are the SDK's.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -14,21 +14,11 @@ use opentelemetry::trace::{
     Event, Link, Span, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{
-    IdGenerator, RandomIdGenerator, SpanData, SpanEvents, SpanLimits, SpanLinks,
-};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SpanData, SpanEvents, SpanLinks};
 
 use crate::pipeline::Pipeline;
 use crate::propagation::TRACE_FLAG_RANDOM;
 use crate::span::SpanStart;
-
-const LIMITS: SpanLimits = SpanLimits {
-    max_events_per_span: 128,
-    max_attributes_per_span: 128,
-    max_links_per_span: 128,
-    max_attributes_per_event: 128,
-    max_attributes_per_link: 128,
-};
 
 /// The instrumentation scope of a [`ScopedTracer`](crate::ScopedTracer).
 #[derive(Debug, Clone, Copy)]
@@ -94,11 +84,12 @@ impl RecordingSpan {
             mut links,
             start_time,
         } = start;
-        let dropped_attributes = truncate(&mut attributes, LIMITS.max_attributes_per_span);
-        let dropped_links = truncate(&mut links, LIMITS.max_links_per_span);
+        let limits = pipeline.limits();
+        let dropped_attributes = truncate(&mut attributes, limits.max_attributes_per_span);
+        let dropped_links = truncate(&mut links, limits.max_links_per_span);
         for link in &mut links {
             link.dropped_attributes_count +=
-                truncate(&mut link.attributes, LIMITS.max_attributes_per_link);
+                truncate(&mut link.attributes, limits.max_attributes_per_link);
         }
         Self {
             span_context,
@@ -169,8 +160,9 @@ impl Span for RecordingSpan {
         if self.ended {
             return;
         }
-        if self.events.len() < LIMITS.max_events_per_span as usize {
-            let dropped = truncate(&mut attributes, LIMITS.max_attributes_per_event);
+        let limits = self.pipeline.limits();
+        if self.events.len() < limits.max_events_per_span as usize {
+            let dropped = truncate(&mut attributes, limits.max_attributes_per_event);
             self.events
                 .push(Event::new(name, timestamp, attributes, dropped));
         } else {
@@ -190,7 +182,7 @@ impl Span for RecordingSpan {
         if self.ended {
             return;
         }
-        if self.attributes.len() < LIMITS.max_attributes_per_span as usize {
+        if self.attributes.len() < self.pipeline.limits().max_attributes_per_span as usize {
             self.attributes.push(attribute);
         } else {
             self.dropped_attributes += 1;
@@ -217,8 +209,9 @@ impl Span for RecordingSpan {
         if self.ended {
             return;
         }
-        if self.links.len() < LIMITS.max_links_per_span as usize {
-            let dropped = truncate(&mut attributes, LIMITS.max_attributes_per_link);
+        let limits = self.pipeline.limits();
+        if self.links.len() < limits.max_links_per_span as usize {
+            let dropped = truncate(&mut attributes, limits.max_attributes_per_link);
             self.links
                 .push(Link::new(span_context, attributes, dropped));
         } else {
