@@ -91,13 +91,13 @@ impl Shared {
 
     fn statement_span(&self, sql: &str, values: Option<&Values>) -> SpanStart {
         let params = values.filter(|v| !v.0.is_empty());
-        let described;
-        let described = match params {
+        let cached;
+        let described: &Described = match params {
             Some(_) => {
-                described = self
+                cached = self
                     .statements
                     .get_or_describe(sql, |shared| self.describe(sql, Some(shared)));
-                &*described
+                &cached
             }
             None => &self.describe(sql, None),
         };
