@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use crate::dispatch;
-use crate::span::{Shared, affected_rows, fail, finish, returned_rows, with_span};
+use crate::span::{Shared, Traced, affected_rows, fail, returned_rows};
 use crate::stream::TracedStream;
 use crate::transaction::{TracedTransaction, run_transaction};
 use crate::{DbInfo, DbSystem, TraceOptions};
@@ -86,32 +86,34 @@ impl ConnectionTrait for TracedConnection {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let span = self.shared.start_prepared(None, &stmt);
-        let result = with_span(&span, dispatch::execute(&self.inner, stmt)).await;
-        finish(span, &result, |r| affected_rows(r.rows_affected()));
-        result
+        Traced::new(span, dispatch::execute(&self.inner, stmt), |r| {
+            affected_rows(r.rows_affected())
+        })
+        .await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let span = self.shared.start_statement(None, sql, None);
-        let result = with_span(&span, dispatch::execute_unprepared(&self.inner, sql)).await;
-        finish(span, &result, |r| affected_rows(r.rows_affected()));
-        result
+        Traced::new(span, dispatch::execute_unprepared(&self.inner, sql), |r| {
+            affected_rows(r.rows_affected())
+        })
+        .await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let span = self.shared.start_prepared(None, &stmt);
-        let result = with_span(&span, dispatch::query_one(&self.inner, stmt)).await;
-        finish(span, &result, |row| {
+        Traced::new(span, dispatch::query_one(&self.inner, stmt), |row| {
             returned_rows(usize::from(row.is_some()))
-        });
-        result
+        })
+        .await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let span = self.shared.start_prepared(None, &stmt);
-        let result = with_span(&span, dispatch::query_all(&self.inner, stmt)).await;
-        finish(span, &result, |rows| returned_rows(rows.len()));
-        result
+        Traced::new(span, dispatch::query_all(&self.inner, stmt), |rows| {
+            returned_rows(rows.len())
+        })
+        .await
     }
 
     fn support_returning(&self) -> bool {

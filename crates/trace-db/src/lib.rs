@@ -121,6 +121,7 @@ mod error;
 mod options;
 mod span;
 pub mod sql;
+mod statement_cache;
 mod stream;
 mod system;
 mod transaction;

@@ -1,9 +1,10 @@
 //! Span construction shared by connections, transactions and streams.
 
+use std::borrow::Cow;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-
-use opentelemetry::context::FutureExt as _;
+use std::task::{self, Poll, ready};
 
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{Context, KeyValue};
@@ -11,10 +12,12 @@ use opentelemetry_semantic_conventions::attribute::{
     DB_COLLECTION_NAME, DB_NAMESPACE, DB_OPERATION_NAME, DB_QUERY_PARAMETER, DB_QUERY_SUMMARY,
     DB_QUERY_TEXT, DB_RESPONSE_RETURNED_ROWS, DB_SYSTEM_NAME, SERVER_ADDRESS, SERVER_PORT,
 };
+use pin_project_lite::pin_project;
 use sea_orm::{DbErr, Statement, Values};
 use trace_core::{ScopedTracer, SpanStart, TracedSpan};
 
-use crate::sql::{sanitize, summarize, truncate};
+use crate::sql::{cut, sanitize, summarize, truncate};
+use crate::statement_cache::{Described, StatementCache};
 use crate::{DbInfo, TraceOptions};
 
 static TRACER: ScopedTracer = ScopedTracer::new("trace-db", env!("CARGO_PKG_VERSION"));
@@ -37,16 +40,23 @@ pub(crate) struct Shared {
     pub(crate) options: TraceOptions,
     /// System, namespace, server and extra attributes, ready to clone.
     base: Vec<KeyValue>,
+    statements: StatementCache,
 }
 
 impl Shared {
     pub(crate) fn new(info: DbInfo, options: TraceOptions) -> Arc<Self> {
         let mut base = vec![KeyValue::new(DB_SYSTEM_NAME, info.system.as_str())];
         if let Some(namespace) = &info.namespace {
-            base.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
+            base.push(KeyValue::new(
+                DB_NAMESPACE,
+                Arc::<str>::from(namespace.as_str()),
+            ));
         }
         if let Some(address) = &info.server_address {
-            base.push(KeyValue::new(SERVER_ADDRESS, address.clone()));
+            base.push(KeyValue::new(
+                SERVER_ADDRESS,
+                Arc::<str>::from(address.as_str()),
+            ));
             if let Some(port) = info.server_port {
                 base.push(KeyValue::new(SERVER_PORT, i64::from(port)));
             }
@@ -56,6 +66,7 @@ impl Shared {
             info,
             options,
             base,
+            statements: StatementCache::default(),
         })
     }
 
@@ -79,52 +90,71 @@ impl Shared {
     }
 
     fn statement_span(&self, sql: &str, values: Option<&Values>) -> SpanStart {
+        let params = values.filter(|v| !v.0.is_empty());
+        let cached;
+        let described: &Described = match params {
+            Some(_) => {
+                cached = self
+                    .statements
+                    .get_or_describe(sql, |shared| self.describe(sql, Some(shared)));
+                &cached
+            }
+            None => &self.describe(sql, None),
+        };
+        let captured = match params {
+            Some(values) if self.options.capture_parameters => values.0.as_slice(),
+            _ => &[],
+        };
+        let mut attributes =
+            Vec::with_capacity(self.base.len() + described.attributes.len() + 1 + captured.len());
+        attributes.extend(self.base.iter().cloned());
+        attributes.extend(described.attributes.iter().cloned());
+        for (index, value) in captured.iter().enumerate() {
+            let mut text = value.to_string();
+            truncate(&mut text, self.options.max_statement_length);
+            attributes.push(KeyValue::new(format!("{DB_QUERY_PARAMETER}.{index}"), text));
+        }
+        SpanStart::new(described.name.clone()).with_attributes(attributes)
+    }
+
+    /// The span name and SQL-derived attributes. `parameterized` is the SQL as a
+    /// shared string when the statement has bound values: its text is then kept as
+    /// written (placeholders only); text without bound values may carry literals, so
+    /// it is sanitized.
+    fn describe(&self, sql: &str, parameterized: Option<&Arc<str>>) -> Described {
         let system = self.info.system;
         let options = &self.options;
-        let summary = summarize(sql, system);
-        let params = values.filter(|v| !v.0.is_empty());
-        let param_count = if options.capture_parameters {
-            params.map_or(0, |v| v.0.len())
-        } else {
-            0
-        };
-        let mut attributes = Vec::with_capacity(self.base.len() + 4 + param_count);
-        attributes.extend(self.base.iter().cloned());
+        let mut attributes = Vec::with_capacity(4);
         if options.capture_statement {
-            // Parameterized text is kept as written; text without bound values may
-            // carry literals, so it is sanitized.
-            let text = match params {
-                Some(_) => {
-                    let mut text = sql.to_owned();
-                    truncate(&mut text, options.max_statement_length);
-                    text
-                }
-                None => sanitize(sql, system, options.max_statement_length),
+            let max_len = options.max_statement_length;
+            let text: Arc<str> = match parameterized {
+                Some(shared) if shared.len() <= max_len => Arc::clone(shared),
+                Some(_) => Arc::from(cut(sql, max_len)),
+                None => Arc::from(sanitize(sql, system, max_len)),
             };
             attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
         }
-        if let (Some(values), true) = (params, options.capture_parameters) {
-            for (index, value) in values.0.iter().enumerate() {
-                let mut text = value.to_string();
-                truncate(&mut text, options.max_statement_length);
-                attributes.push(KeyValue::new(format!("{DB_QUERY_PARAMETER}.{index}"), text));
-            }
-        }
-        let name = match summary {
+        let name = match summarize(sql, system) {
             Some(summary) => {
                 if let Some(operation) = summary.operation() {
-                    attributes.push(KeyValue::new(DB_OPERATION_NAME, operation.to_owned()));
+                    attributes.push(KeyValue::new(
+                        DB_OPERATION_NAME,
+                        Arc::<str>::from(operation),
+                    ));
                 }
                 if let Some(collection) = summary.collection() {
-                    attributes.push(KeyValue::new(DB_COLLECTION_NAME, collection.to_owned()));
+                    attributes.push(KeyValue::new(
+                        DB_COLLECTION_NAME,
+                        Arc::<str>::from(collection),
+                    ));
                 }
-                let text = summary.as_str().to_owned();
-                attributes.push(KeyValue::new(DB_QUERY_SUMMARY, text.clone()));
-                text
+                let text = summary.as_str();
+                attributes.push(KeyValue::new(DB_QUERY_SUMMARY, Arc::<str>::from(text)));
+                Cow::Owned(text.to_owned())
             }
-            None => system.as_str().to_owned(),
+            None => Cow::Borrowed(system.as_str()),
         };
-        SpanStart::new(name).with_attributes(attributes)
+        Described { name, attributes }
     }
 
     pub(crate) fn start_transaction(&self) -> TracedSpan {
@@ -133,22 +163,6 @@ impl Shared {
             SpanStart::new(TRANSACTION_SPAN_NAME).with_attributes(self.base.iter().cloned())
         })
     }
-}
-
-/// Ends a statement span with the call's outcome; `rows` gives the row attribute
-/// of a success.
-pub(crate) fn finish<T>(
-    span: TracedSpan,
-    result: &Result<T, DbErr>,
-    rows: impl FnOnce(&T) -> KeyValue,
-) {
-    if span.is_recording() {
-        match result {
-            Ok(value) => span.set_attribute(rows(value)),
-            Err(err) => crate::error::record(&span, err),
-        }
-    }
-    span.end();
 }
 
 /// Ends a span whose call failed.
@@ -171,12 +185,58 @@ pub(crate) fn affected_rows(count: u64) -> KeyValue {
     )
 }
 
-/// Runs `call` in the span's context when the span records (so spans below it,
-/// e.g. from `tracing`, nest), and as is otherwise.
-pub(crate) async fn with_span<F: Future>(span: &TracedSpan, call: F) -> F::Output {
-    if span.is_recording() {
-        call.with_context(span.context().clone()).await
-    } else {
-        call.await
+pin_project! {
+    /// A statement call under its span: polled in the span's context when the span
+    /// records (so spans below it, e.g. from `tracing`, nest), and the span ended with
+    /// the outcome when the call completes (or, unfinished, when dropped). One
+    /// hand-written future: sqlx's futures are kilobytes, and every `async` layer
+    /// that takes one by value copies it again.
+    pub(crate) struct Traced<F, T> {
+        #[pin]
+        call: F,
+        span: Option<TracedSpan>,
+        rows: fn(&T) -> KeyValue,
+    }
+}
+
+impl<F, T> Traced<F, T>
+where
+    F: Future<Output = Result<T, DbErr>>,
+{
+    /// `rows` gives the row attribute of a success.
+    pub(crate) fn new(span: TracedSpan, call: F, rows: fn(&T) -> KeyValue) -> Self {
+        Self {
+            call,
+            span: Some(span),
+            rows,
+        }
+    }
+}
+
+impl<F, T> Future for Traced<F, T>
+where
+    F: Future<Output = Result<T, DbErr>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let result = match this.span.as_ref() {
+            Some(span) if span.is_recording() => {
+                let _attached = span.context().clone().attach();
+                ready!(this.call.poll(cx))
+            }
+            _ => ready!(this.call.poll(cx)),
+        };
+        if let Some(span) = this.span.take() {
+            if span.is_recording() {
+                match &result {
+                    Ok(value) => span.set_attribute((this.rows)(value)),
+                    Err(err) => crate::error::record(&span, err),
+                }
+            }
+            span.end();
+        }
+        Poll::Ready(result)
     }
 }

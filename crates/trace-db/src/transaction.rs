@@ -14,9 +14,7 @@ use sea_orm::{
 };
 use trace_core::TracedSpan;
 
-use crate::span::{
-    DB_TRANSACTION_OUTCOME, Shared, affected_rows, fail, finish, returned_rows, with_span,
-};
+use crate::span::{DB_TRANSACTION_OUTCOME, Shared, Traced, affected_rows, fail, returned_rows};
 use crate::stream::TracedStream;
 
 /// A sea-orm [`DatabaseTransaction`] whose statements nest under a `transaction`
@@ -197,38 +195,40 @@ impl ConnectionTrait for TracedTransaction {
         let span = self
             .shared
             .start_prepared(self.statement_parent().as_ref(), &stmt);
-        let result = with_span(&span, self.inner.execute_raw(stmt)).await;
-        finish(span, &result, |r| affected_rows(r.rows_affected()));
-        result
+        Traced::new(span, self.inner.execute_raw(stmt), |r| {
+            affected_rows(r.rows_affected())
+        })
+        .await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let span = self
             .shared
             .start_statement(self.statement_parent().as_ref(), sql, None);
-        let result = with_span(&span, self.inner.execute_unprepared(sql)).await;
-        finish(span, &result, |r| affected_rows(r.rows_affected()));
-        result
+        Traced::new(span, self.inner.execute_unprepared(sql), |r| {
+            affected_rows(r.rows_affected())
+        })
+        .await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let span = self
             .shared
             .start_prepared(self.statement_parent().as_ref(), &stmt);
-        let result = with_span(&span, self.inner.query_one_raw(stmt)).await;
-        finish(span, &result, |row| {
+        Traced::new(span, self.inner.query_one_raw(stmt), |row| {
             returned_rows(usize::from(row.is_some()))
-        });
-        result
+        })
+        .await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let span = self
             .shared
             .start_prepared(self.statement_parent().as_ref(), &stmt);
-        let result = with_span(&span, self.inner.query_all_raw(stmt)).await;
-        finish(span, &result, |rows| returned_rows(rows.len()));
-        result
+        Traced::new(span, self.inner.query_all_raw(stmt), |rows| {
+            returned_rows(rows.len())
+        })
+        .await
     }
 
     fn support_returning(&self) -> bool {

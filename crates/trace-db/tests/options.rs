@@ -51,6 +51,44 @@ async fn parameters_are_captured_only_when_asked() {
 }
 
 #[tokio::test]
+async fn repeated_statements_keep_their_own_values() {
+    // Calls after the first describe the SQL from the connection's cache; captured
+    // parameters are still each call's own.
+    let emails = ["a@example.test", "b@example.test", "c@example.test"];
+    run(
+        Backend::Sqlite,
+        "repeated",
+        TraceOptions::new().capture_parameters(true),
+        |Ctx { db, capture, .. }| async move {
+            for email in emails {
+                let row = account::ActiveModel {
+                    email: Set(email.to_owned()),
+                    balance: Set(1),
+                    ..Default::default()
+                };
+                row.insert(&db).await.unwrap();
+            }
+            let inserts = capture.find_all("INSERT accounts");
+            assert_eq!(inserts.len(), 3, "{}", capture.outline());
+            let mut captured: Vec<String> = inserts
+                .iter()
+                .map(|span| span.attr("db.query.parameter.0"))
+                .collect();
+            captured.sort();
+            let expected: Vec<String> = emails.iter().map(|e| format!("'{e}'")).collect();
+            assert_eq!(captured, expected);
+            for span in &inserts {
+                assert_eq!(span.attr("db.query.text"), inserts[0].attr("db.query.text"));
+                assert_eq!(span.attr("db.query.summary"), "INSERT accounts");
+                assert_eq!(span.attr("db.operation.name"), "INSERT");
+                assert_eq!(span.attr("db.collection.name"), "accounts");
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn statement_capture_length_and_extra_attributes() {
     let options = TraceOptions::new()
         .capture_statement(false)

@@ -10,5 +10,5 @@ mod sanitize;
 mod summary;
 
 pub use sanitize::sanitize;
-pub(crate) use sanitize::{redact_quoted, truncate};
+pub(crate) use sanitize::{cut, redact_quoted, truncate};
 pub use summary::{QuerySummary, summarize};

@@ -32,13 +32,21 @@ pub fn sanitize(sql: &str, system: DbSystem, max_len: usize) -> String {
 
 /// Cuts `text` to at most `max_len` bytes without splitting a character.
 pub(crate) fn truncate(text: &mut String, max_len: usize) {
-    if text.len() > max_len {
-        let mut cut = max_len;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
+    let len = cut(text, max_len).len();
+    text.truncate(len);
+}
+
+/// The longest prefix of `text` of at most `max_len` bytes that ends on a character
+/// boundary.
+pub(crate) fn cut(text: &str, max_len: usize) -> &str {
+    if text.len() <= max_len {
+        return text;
     }
+    let mut end = max_len;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Replaces every single-quoted run in a database error message with `?`: MySQL
