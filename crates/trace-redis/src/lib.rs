@@ -134,6 +134,7 @@
 mod batch;
 mod clients;
 mod events;
+mod fields;
 mod layer;
 mod scope;
 mod statement;
