@@ -14,14 +14,14 @@ use std::sync::Arc;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_semantic_conventions::attribute::{DB_OPERATION_NAME, DB_SYSTEM_NAME};
-use trace_core::{ScopedTracer, SpanStart, TracedSpan};
+use trace_core::{ScopedTracer, SpanStart};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
-use tracing_subscriber::registry::LookupSpan;
 
 use crate::fields::{self, CommandFields, is_fred_command};
+use crate::in_flight::{CommandSpan, InFlight};
 use crate::scope::{self, Claim};
 use crate::statement::StatementOptions;
 
@@ -53,10 +53,23 @@ const LATER_ATTRIBUTES: usize = 4;
 /// layers that want them can have them back with
 /// [`keep_inner_spans`](Self::keep_inner_spans). Every other span and event is left to
 /// the other layers.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct RedisLayer {
     options: Arc<StatementOptions>,
     keep_inner_spans: bool,
+    in_flight: InFlight,
+}
+
+/// A clone has the same settings and no commands in flight: span ids are only unique
+/// within one subscriber, so each subscriber needs a layer of its own.
+impl Clone for RedisLayer {
+    fn clone(&self) -> Self {
+        Self {
+            options: Arc::clone(&self.options),
+            keep_inner_spans: self.keep_inner_spans,
+            in_flight: InFlight::default(),
+        }
+    }
 }
 
 impl fmt::Debug for RedisLayer {
@@ -64,7 +77,7 @@ impl fmt::Debug for RedisLayer {
         f.debug_struct("RedisLayer")
             .field("statements", &self.options)
             .field("keep_inner_spans", &self.keep_inner_spans)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,17 +115,7 @@ fn is_fred_inner_span(metadata: &Metadata<'_>) -> bool {
         && FRED_INNER_SPANS.contains(&metadata.name())
 }
 
-/// The OpenTelemetry span behind one `fred.command`, kept in the registry's extensions.
-struct CommandSpan {
-    span: TracedSpan,
-    /// Owned by a [`Traced`](crate::Traced) wrapper, which ends it with the result.
-    scoped: bool,
-}
-
-impl<S> tracing_subscriber::Layer<S> for RedisLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
+impl<S: Subscriber> tracing_subscriber::Layer<S> for RedisLayer {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
         if self.wants(metadata) {
             Interest::always()
@@ -125,7 +128,7 @@ where
         self.wants(metadata)
     }
 
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: LayerContext<'_, S>) {
         let metadata = attrs.metadata();
         if !is_fred_command(metadata) || !trace_core::is_enabled() {
             return;
@@ -161,28 +164,28 @@ where
         if scoped {
             scope::hand_over(span.context().clone(), Arc::clone(&self.options));
         }
-        if let Some(registered) = ctx.span(id) {
-            registered
-                .extensions_mut()
-                .insert(CommandSpan { span, scoped });
-        }
+        let replaced = self
+            .in_flight
+            .lock(id)
+            .insert(id.into_u64(), CommandSpan { span, scoped });
+        // An id is reused only after its span closed, which removed the entry.
+        drop(replaced);
     }
 
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        // `cmd.req` and other spans' records are told apart without a registry lookup.
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
+        // `cmd.req` and other spans' records are told apart without any lookup.
         let Some(recorded) = fields::recorded(values) else {
             return;
         };
-        let Some(registered) = ctx.span(id) else {
-            return;
-        };
-        // Fields are read only for spans that record or batches that count: the
-        // unsampled path allocates nothing.
-        let mut extensions = registered.extensions_mut();
-        let mut fields = CommandFields::default();
-        let Some(command) = extensions.get_mut::<CommandSpan>() else {
+        let mut commands = self.in_flight.lock(id);
+        let key = id.into_u64();
+        let Some(command) = commands.get_mut(&key) else {
+            drop(commands);
+            // Not sampled, or queued in a batch: fields are read only for batches that
+            // record, so the unsampled path allocates nothing.
             match scope::batch_recording() {
                 Some(true) if recorded.name => {
+                    let mut fields = CommandFields::default();
                     values.record(&mut fields);
                     scope::add_to_batch(fields.name.as_deref());
                 }
@@ -192,34 +195,32 @@ where
             return;
         };
         if recorded.name {
+            let mut fields = CommandFields::default();
             values.record(&mut fields);
-        }
-        if let Some(name) = fields.name {
-            if command.scoped {
-                scope::name_claimed(name.clone());
+            if let Some(name) = fields.name {
+                if command.scoped {
+                    scope::name_claimed(name.clone());
+                }
+                command
+                    .span
+                    .set_attribute(KeyValue::new(DB_OPERATION_NAME, name.clone()));
+                command.span.update_name(name);
             }
-            command
-                .span
-                .set_attribute(KeyValue::new(DB_OPERATION_NAME, name.clone()));
-            command.span.update_name(name);
         }
         if recorded.reply && !command.scoped {
             // The reply arrived; fred keeps its span open until the command is
             // dropped, which for pipelined commands is much later.
-            if let Some(command) = extensions.remove::<CommandSpan>() {
+            let command = commands.remove(&key);
+            drop(commands);
+            if let Some(command) = command {
                 command.span.end();
             }
         }
     }
 
-    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
-        let Some(registered) = ctx.span(&id) else {
-            return;
-        };
-        if !is_fred_command(registered.metadata()) {
-            return;
-        }
-        if let Some(command) = registered.extensions_mut().remove::<CommandSpan>()
+    fn on_close(&self, id: Id, _ctx: LayerContext<'_, S>) {
+        let command = self.in_flight.lock(&id).remove(&id.into_u64());
+        if let Some(command) = command
             && !command.scoped
         {
             // No reply: the command failed in the client, timed out or the caller

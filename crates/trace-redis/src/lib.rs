@@ -135,6 +135,7 @@ mod batch;
 mod clients;
 mod events;
 mod fields;
+mod in_flight;
 mod layer;
 mod scope;
 mod statement;
