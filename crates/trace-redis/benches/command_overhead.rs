@@ -51,8 +51,8 @@ use tracing_subscriber::layer::SubscriberExt;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-const COMMANDS_PER_ROUND: usize = 4_000;
-const ROUNDS: usize = 15;
+const COMMANDS_PER_ROUND: usize = 2_000;
+const ROUNDS: usize = 31;
 const ALLOC_COMMANDS: usize = 2_000;
 
 #[derive(Clone, Copy, PartialEq)]
