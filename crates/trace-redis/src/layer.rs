@@ -8,30 +8,33 @@
 //! (the reply's size) when the reply arrives; the span is renamed on the first and
 //! ended on the second.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_semantic_conventions::attribute::{DB_OPERATION_NAME, DB_SYSTEM_NAME};
-use trace_core::{ScopedTracer, SpanStart, TracedSpan};
-use tracing::field::{Field, Visit};
+use trace_core::{ScopedTracer, SpanStart};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
-use tracing_subscriber::registry::LookupSpan;
 
-use crate::clients::{self, ClientInfo};
+use crate::fields::{self, CommandFields, is_fred_command};
+use crate::in_flight::{CommandSpan, InFlight};
 use crate::scope::{self, Claim};
 use crate::statement::StatementOptions;
 
 pub(crate) static TRACER: ScopedTracer =
     ScopedTracer::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
 
-/// The span fred opens around every command.
-const FRED_COMMAND: &str = "fred.command";
+/// fred's spans inside `fred.command` (`full-tracing` adds the last two): the command's
+/// own span already covers them, and each costs the subscriber a span of bookkeeping.
+const FRED_INNER_SPANS: [&str; 3] = ["fred.rtt", "fred.prepare", "fred.queued"];
+
+/// Attributes set after the span started (`db.operation.name`; with
+/// [`traced`](crate::RedisFutureExt::traced) up to three more): room for them is made at
+/// the start, so the span's attribute list never grows.
+const LATER_ATTRIBUTES: usize = 4;
 
 /// A `tracing_subscriber` layer that gives every fred command an OpenTelemetry CLIENT
 /// span. Add it to the subscriber the service installs:
@@ -43,17 +46,37 @@ const FRED_COMMAND: &str = "fred.command";
 /// # drop(subscriber);
 /// ```
 ///
-/// The layer handles only fred's `fred.command` spans and ignores everything else.
-#[derive(Clone, Default)]
+/// The layer handles only fred's `fred.command` spans. It switches off fred's spans
+/// nested inside them (`fred.rtt`, and with fred's `full-tracing` also `fred.prepare` and
+/// `fred.queued`) for the whole subscriber, since the command span covers them; other
+/// layers that want them can have them back with
+/// [`keep_inner_spans`](Self::keep_inner_spans). Every other span and event is left to
+/// the other layers.
+#[derive(Default)]
 pub struct RedisLayer {
     options: Arc<StatementOptions>,
+    keep_inner_spans: bool,
+    in_flight: InFlight,
+}
+
+/// A clone has the same settings and no commands in flight: span ids are only unique
+/// within one subscriber, so each subscriber needs a layer of its own.
+impl Clone for RedisLayer {
+    fn clone(&self) -> Self {
+        Self {
+            options: Arc::clone(&self.options),
+            keep_inner_spans: self.keep_inner_spans,
+            in_flight: InFlight::default(),
+        }
+    }
 }
 
 impl fmt::Debug for RedisLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisLayer")
             .field("statements", &self.options)
-            .finish()
+            .field("keep_inner_spans", &self.keep_inner_spans)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,23 +92,37 @@ impl RedisLayer {
         self.options = Arc::new(options);
         self
     }
+
+    /// Keeps fred's `fred.rtt` (and `full-tracing`'s `fred.prepare` and `fred.queued`)
+    /// spans for the subscriber's other layers (default `false`: they are switched off,
+    /// which spares the subscriber creating, entering twice and closing `fred.rtt` for
+    /// every command).
+    pub fn keep_inner_spans(mut self, keep: bool) -> Self {
+        self.keep_inner_spans = keep;
+        self
+    }
 }
 
-/// The OpenTelemetry span behind one `fred.command`, kept in the registry's extensions.
-struct CommandSpan {
-    span: TracedSpan,
-    /// Owned by a [`Traced`](crate::Traced) wrapper, which ends it with the result.
-    scoped: bool,
+fn is_fred_inner_span(metadata: &Metadata<'_>) -> bool {
+    let target = metadata.target();
+    metadata.is_span()
+        && (target == "fred" || target.starts_with("fred::"))
+        && FRED_INNER_SPANS.contains(&metadata.name())
 }
 
-impl<S> tracing_subscriber::Layer<S> for RedisLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        if !is_fred_command(attrs.metadata()) || !trace_core::is_enabled() {
+impl<S: Subscriber> tracing_subscriber::Layer<S> for RedisLayer {
+    // Also decides the callsite interest (the default `register_callsite` asks this):
+    // `never` for fred's inner spans, `always` for everything else.
+    fn enabled(&self, metadata: &Metadata<'_>, _ctx: LayerContext<'_, S>) -> bool {
+        self.keep_inner_spans || !is_fred_inner_span(metadata)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: LayerContext<'_, S>) {
+        let metadata = attrs.metadata();
+        if !is_fred_command(metadata) || !trace_core::is_enabled() {
             return;
         }
+        fields::remember_callsite(metadata);
         let claim = scope::claim();
         if matches!(claim, Claim::Batch) {
             if scope::batch_recording() == Some(true) {
@@ -100,12 +137,14 @@ where
         let span = TRACER.start(SpanKind::Client, || {
             let mut fields = CommandFields::default();
             attrs.record(&mut fields);
-            let start =
-                SpanStart::new("redis").with_attribute(KeyValue::new(DB_SYSTEM_NAME, "redis"));
-            match fields.client {
-                Some(info) => start.with_attributes(info.attributes.iter().cloned()),
-                None => start,
-            }
+            let client = fields
+                .client
+                .as_deref()
+                .map_or(&[][..], |info| &info.attributes);
+            let mut attributes = Vec::with_capacity(1 + client.len() + LATER_ATTRIBUTES);
+            attributes.push(KeyValue::new(DB_SYSTEM_NAME, "redis"));
+            attributes.extend_from_slice(client);
+            SpanStart::new("redis").with_attributes(attributes)
         });
         if !span.is_recording() {
             return;
@@ -114,64 +153,63 @@ where
         if scoped {
             scope::hand_over(span.context().clone(), Arc::clone(&self.options));
         }
-        if let Some(registered) = ctx.span(id) {
-            registered
-                .extensions_mut()
-                .insert(CommandSpan { span, scoped });
-        }
+        let replaced = self
+            .in_flight
+            .lock(id)
+            .insert(id.into_u64(), CommandSpan { span, scoped });
+        // An id is reused only after its span closed, which removed the entry.
+        drop(replaced);
     }
 
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        let Some(registered) = ctx.span(id) else {
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
+        // `cmd.req` and other spans' records are told apart without any lookup.
+        let Some(recorded) = fields::recorded(values) else {
             return;
         };
-        if !is_fred_command(registered.metadata()) {
-            return;
-        }
-        // Fields are read only for spans that record or batches that count: the
-        // unsampled path allocates nothing.
-        let mut extensions = registered.extensions_mut();
-        let mut fields = CommandFields::default();
-        let Some(command) = extensions.get_mut::<CommandSpan>() else {
-            let names_command = registered
-                .metadata()
-                .fields()
-                .field("cmd.name")
-                .is_some_and(|field| values.contains(&field));
+        let mut commands = self.in_flight.lock(id);
+        let key = id.into_u64();
+        let Some(command) = commands.get_mut(&key) else {
+            drop(commands);
+            // Not sampled, or queued in a batch: fields are read only for batches that
+            // record, so the unsampled path allocates nothing.
             match scope::batch_recording() {
-                Some(true) if names_command => {
+                Some(true) if recorded.name => {
+                    let mut fields = CommandFields::default();
                     values.record(&mut fields);
                     scope::add_to_batch(fields.name.as_deref());
                 }
-                Some(false) if names_command => scope::add_to_batch(None),
+                Some(false) if recorded.name => scope::add_to_batch(None),
                 _ => {}
             }
             return;
         };
-        values.record(&mut fields);
-        if let Some(name) = fields.name {
-            if command.scoped {
-                scope::name_claimed(name.clone());
+        if recorded.name {
+            let mut fields = CommandFields::default();
+            values.record(&mut fields);
+            if let Some(name) = fields.name {
+                if command.scoped {
+                    scope::name_claimed(name.clone());
+                }
+                command
+                    .span
+                    .set_attribute(KeyValue::new(DB_OPERATION_NAME, name.clone()));
+                command.span.update_name(name);
             }
-            command
-                .span
-                .set_attribute(KeyValue::new(DB_OPERATION_NAME, name.clone()));
-            command.span.update_name(name);
         }
-        if fields.replied && !command.scoped {
+        if recorded.reply && !command.scoped {
             // The reply arrived; fred keeps its span open until the command is
             // dropped, which for pipelined commands is much later.
-            if let Some(command) = extensions.remove::<CommandSpan>() {
+            let command = commands.remove(&key);
+            drop(commands);
+            if let Some(command) = command {
                 command.span.end();
             }
         }
     }
 
-    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
-        let Some(registered) = ctx.span(&id) else {
-            return;
-        };
-        if let Some(command) = registered.extensions_mut().remove::<CommandSpan>()
+    fn on_close(&self, id: Id, _ctx: LayerContext<'_, S>) {
+        let command = self.in_flight.lock(&id).remove(&id.into_u64());
+        if let Some(command) = command
             && !command.scoped
         {
             // No reply: the command failed in the client, timed out or the caller
@@ -179,83 +217,4 @@ where
             command.span.end();
         }
     }
-}
-
-fn is_fred_command(metadata: &Metadata<'_>) -> bool {
-    metadata.name() == FRED_COMMAND
-}
-
-/// The fields of `fred.command` this layer reads.
-#[derive(Default)]
-struct CommandFields {
-    client: Option<Arc<ClientInfo>>,
-    name: Option<Cow<'static, str>>,
-    replied: bool,
-}
-
-impl CommandFields {
-    fn set(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "client.id" => self.client = clients::lookup(value),
-            "cmd.name" => self.name = Some(intern(value)),
-            _ => {}
-        }
-    }
-}
-
-impl Visit for CommandFields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.set(field, value);
-    }
-
-    fn record_u64(&mut self, field: &Field, _value: u64) {
-        if field.name() == "cmd.res" {
-            self.replied = true;
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, _value: i64) {
-        if field.name() == "cmd.res" {
-            self.replied = true;
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match field.name() {
-            "cmd.res" => self.replied = true,
-            // Only reached if fred ever records these as something other than text.
-            "cmd.name" | "client.id" => self.set(field, format!("{value:?}").trim_matches('"')),
-            _ => {}
-        }
-    }
-}
-
-/// The most distinct command names kept for reuse; more (an application inventing
-/// custom command names without end) are allocated per span instead.
-const MAX_INTERNED_NAMES: usize = 512;
-
-static NAMES: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
-
-/// The command name as a `'static` string, so that sampled spans do not allocate it:
-/// Redis has a few hundred command names, each leaked once.
-fn intern(name: &str) -> Cow<'static, str> {
-    if let Some(known) = NAMES
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(|names| names.get(name))
-    {
-        return Cow::Borrowed(known);
-    }
-    let mut names = NAMES.write().unwrap_or_else(|p| p.into_inner());
-    let names = names.get_or_insert_with(HashSet::new);
-    if let Some(known) = names.get(name) {
-        return Cow::Borrowed(known);
-    }
-    if names.len() >= MAX_INTERNED_NAMES {
-        return Cow::Owned(name.to_owned());
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.insert(leaked);
-    Cow::Borrowed(leaked)
 }

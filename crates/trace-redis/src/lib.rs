@@ -95,14 +95,17 @@
 //! ## Cost
 //!
 //! Disabled and unsampled commands allocate nothing in this crate; sampled ones cost
-//! one OpenTelemetry span. fred's `tracing` spans themselves cost the subscriber's
-//! span bookkeeping. `cargo bench -p trace-redis --bench command_overhead` prints the
-//! figures against an untraced client on the same server.
+//! one OpenTelemetry span (one allocation for its attributes). fred's `fred.command`
+//! span costs the subscriber's span bookkeeping whether or not the command is sampled;
+//! [`RedisLayer`] switches off fred's nested `fred.rtt` span (see
+//! [`RedisLayer::keep_inner_spans`]), which spares it one of fred's two spans. `cargo bench -p trace-redis --bench
+//! command_overhead` prints the figures against an untraced client on the same server.
 //!
 //! ## Using it with tracing-opentelemetry
 //!
 //! If the service also exports `tracing` spans through tracing-opentelemetry, fred's
-//! `fred.command` and `fred.rtt` spans would be exported a second time; filter the
+//! `fred.command` spans (and `fred.rtt` with [`RedisLayer::keep_inner_spans`]) would be
+//! exported a second time; filter the
 //! `fred` target out of that layer (for example with
 //! `tracing_subscriber::filter::Targets::new().with_target("fred", LevelFilter::OFF)`
 //! as a per-layer filter). fred opens its spans at `INFO`: a global filter that drops
@@ -134,6 +137,8 @@
 mod batch;
 mod clients;
 mod events;
+mod fields;
+mod in_flight;
 mod layer;
 mod scope;
 mod statement;
