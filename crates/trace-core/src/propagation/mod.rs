@@ -71,3 +71,28 @@ pub fn extract_context(extractor: &dyn Extractor) -> Context {
 pub fn extract_context_with(parent: &Context, extractor: &dyn Extractor) -> Context {
     global::get_text_map_propagator(|propagator| propagator.extract_with_context(parent, extractor))
 }
+
+/// Whether `extractor` holds any field of the global propagator (for the default ones:
+/// `traceparent`, `tracestate`, `baggage`). When it holds none, extraction can only
+/// return the parent unchanged, so a caller may skip it and keep running in the
+/// parent's context.
+///
+/// ```
+/// use http::HeaderMap;
+/// use trace_core::carrier::HeaderExtractor;
+/// use trace_core::propagation::carries_context;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("host", "example.com".parse()?);
+/// assert!(!carries_context(&HeaderExtractor(&headers)));
+/// headers.insert("baggage", "user=42".parse()?);
+/// assert!(carries_context(&HeaderExtractor(&headers)));
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
+pub fn carries_context(extractor: &dyn Extractor) -> bool {
+    global::get_text_map_propagator(|propagator| {
+        propagator
+            .fields()
+            .any(|field| extractor.get(field).is_some())
+    })
+}

@@ -193,10 +193,16 @@ fn server_address<'a>(
         Some(authority) => authority.as_str(),
         None => headers.host?.to_str().ok()?,
     };
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
+    let authority = rsplit_byte(authority, b'@').map_or(authority, |(_, host)| host);
     Some(split_host_port(authority))
+}
+
+/// `str::rsplit_once` for one ASCII byte: a plain scan, cheaper than the general
+/// searcher on strings as short as a host name.
+fn rsplit_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().rposition(|b| b == byte)?;
+    // An ASCII byte is always a char boundary.
+    Some((&text[..at], &text[at + 1..]))
 }
 
 fn split_host_port(authority: &str) -> (&str, Option<u16>) {
@@ -207,7 +213,7 @@ fn split_host_port(authority: &str) -> (&str, Option<u16>) {
             None => (authority, None),
         };
     }
-    match authority.rsplit_once(':') {
+    match rsplit_byte(authority, b':') {
         Some((host, port)) => match port.parse() {
             Ok(port) => (host, Some(port)),
             Err(_) => (authority, None),
@@ -234,4 +240,67 @@ fn connect_info(parts: &Parts) -> Option<SocketAddr> {
 #[cfg(not(feature = "axum"))]
 fn connect_info(_parts: &Parts) -> Option<SocketAddr> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(host: &'static str) -> Option<(String, Option<u16>)> {
+        let (parts, ()) = http::Request::get("/")
+            .header(HOST, host)
+            .body(())
+            .unwrap()
+            .into_parts();
+        let headers = SpanHeaders::find(&parts.headers);
+        server_address(&parts, &headers).map(|(host, port)| (host.to_owned(), port))
+    }
+
+    #[test]
+    fn host_header_forms_split_into_address_and_port() {
+        assert_eq!(address("example.com"), Some(("example.com".into(), None)));
+        assert_eq!(
+            address("example.com:8080"),
+            Some(("example.com".into(), Some(8080)))
+        );
+        assert_eq!(
+            address("user:pw@example.com:81"),
+            Some(("example.com".into(), Some(81)))
+        );
+        assert_eq!(address("[::1]:8080"), Some(("::1".into(), Some(8080))));
+        assert_eq!(address("[::1]"), Some(("::1".into(), None)));
+        assert_eq!(
+            address("example.com:http"),
+            Some(("example.com:http".into(), None))
+        );
+    }
+
+    #[test]
+    fn large_header_maps_are_looked_up_and_first_values_win() {
+        let mut request = http::Request::get("/");
+        for i in 0..SCAN_LIMIT {
+            request = request.header(format!("x-filler-{i}"), "1");
+        }
+        let request = request
+            .header(USER_AGENT, "first")
+            .header(USER_AGENT, "second")
+            .header(X_FORWARDED_FOR, "203.0.113.7, 10.0.0.1")
+            .body(())
+            .unwrap();
+        for headers in [request.headers().clone(), {
+            let mut small = HeaderMap::new();
+            small.append(USER_AGENT, HeaderValue::from_static("first"));
+            small.append(USER_AGENT, HeaderValue::from_static("second"));
+            small.append(
+                X_FORWARDED_FOR,
+                HeaderValue::from_static("203.0.113.7, 10.0.0.1"),
+            );
+            small
+        }] {
+            let found = SpanHeaders::find(&headers);
+            assert_eq!(found.user_agent, Some(&HeaderValue::from_static("first")));
+            assert_eq!(forwarded_client(&found), Some("203.0.113.7"));
+            assert_eq!(found.host, None);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use tower_service::Service;
 use trace_core::carrier::HeaderExtractor;
-use trace_core::propagation::extract_context_with;
+use trace_core::propagation::{carries_context, extract_context_with};
 
 use super::attributes::request_span_start;
 use super::body::{ResponseBody, SpanGuard};
@@ -71,14 +71,24 @@ where
             return ResponseFuture::new(self.inner.call(request), None, SpanGuard::none(), None);
         }
         let (parts, body) = request.into_parts();
-        let incoming = extract_context_with(&Context::current(), &HeaderExtractor(&parts.headers));
+        let headers = HeaderExtractor(&parts.headers);
+        // Without propagation headers, the handler's context is the caller's as it is:
+        // nothing to extract, nothing to attach unless a span records.
+        let extracted = carries_context(&headers);
+        let incoming = if extracted {
+            extract_context_with(&Context::current(), &headers)
+        } else {
+            Context::current()
+        };
         if self.config.is_skipped(&parts) {
             let request = Request::from_parts(parts, body);
-            let future = {
+            let (future, cx) = if extracted {
                 let _active = incoming.clone().attach();
-                self.inner.call(request)
+                (self.inner.call(request), Some(incoming))
+            } else {
+                (self.inner.call(request), None)
             };
-            return ResponseFuture::new(future, Some(incoming), SpanGuard::none(), None);
+            return ResponseFuture::new(future, cx, SpanGuard::none(), None);
         }
         let config = &*self.config;
         let peer = self.peer;
@@ -93,12 +103,16 @@ where
             request_span_start(config, &parts, peer, caller)
         });
         let span = SpanGuard::new(recorded.clone());
-        let cx = recorded.unwrap_or(parent);
+        let cx = match recorded {
+            Some(cx) => Some(cx),
+            None if extracted || config.public_endpoint => Some(parent),
+            None => None,
+        };
         let request = Request::from_parts(parts, body);
         let future = {
-            let _active = cx.clone().attach();
+            let _active = cx.clone().map(Context::attach);
             self.inner.call(request)
         };
-        ResponseFuture::new(future, Some(cx), span, Some(self.config.clone()))
+        ResponseFuture::new(future, cx, span, Some(self.config.clone()))
     }
 }
