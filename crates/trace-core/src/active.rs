@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, PipelineHandle};
 use crate::sampling::{self, Sampling};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -20,7 +20,7 @@ static INSTALLED: RwLock<Option<(SdkTracerProvider, Arc<Pipeline>)>> = RwLock::n
 thread_local! {
     /// This thread's copy of the installed pipeline, tagged with the generation it
     /// belongs to: a shared `RwLock` costs two atomic read-modify-writes per span.
-    static PIPELINE: RefCell<Option<(u64, Arc<Pipeline>)>> = const { RefCell::new(None) };
+    static PIPELINE: RefCell<Option<(u64, Arc<PipelineHandle>)>> = const { RefCell::new(None) };
 }
 
 /// Makes `provider` the target of all trace-core instrumentation, sampled by `policy`;
@@ -59,9 +59,9 @@ pub(crate) fn provider() -> Option<SdkTracerProvider> {
         .map(|(provider, _)| provider.clone())
 }
 
-/// The installed pipeline, from this thread's copy while it is current.
+/// This thread's handle on the installed pipeline, made again after each install.
 #[inline]
-pub(crate) fn pipeline() -> Option<Arc<Pipeline>> {
+pub(crate) fn pipeline() -> Option<Arc<PipelineHandle>> {
     let generation = GENERATION.load(Ordering::Acquire);
     let cached = PIPELINE.try_with(|cached| match &*cached.borrow() {
         Some((tag, pipeline)) if *tag == generation => Some(Arc::clone(pipeline)),
@@ -70,11 +70,12 @@ pub(crate) fn pipeline() -> Option<Arc<Pipeline>> {
     if let Ok(Some(pipeline)) = cached {
         return Some(pipeline);
     }
-    let pipeline = INSTALLED
+    let shared = INSTALLED
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .as_ref()
         .map(|(_, pipeline)| Arc::clone(pipeline))?;
+    let pipeline = Arc::new(PipelineHandle(shared));
     // Not cached while the thread is exiting.
     let _ = PIPELINE.try_with(|cached| {
         *cached.borrow_mut() = Some((generation, Arc::clone(&pipeline)));

@@ -91,6 +91,20 @@ impl Pipeline {
     }
 }
 
+/// One thread's handle on the shared [`Pipeline`]. Spans clone the handle of the thread
+/// that starts them: its count is touched by that thread's spans only, where the shared
+/// pipeline's count would be a cache line every thread fights over, span after span.
+#[derive(Debug)]
+pub(crate) struct PipelineHandle(pub(crate) Arc<Pipeline>);
+
+impl std::ops::Deref for PipelineHandle {
+    type Target = Pipeline;
+
+    fn deref(&self) -> &Pipeline {
+        &self.0
+    }
+}
+
 /// A processor registered with the SDK provider and also held by a [`Pipeline`].
 #[derive(Debug)]
 struct SharedProcessor(Arc<dyn SpanProcessor>);

@@ -16,7 +16,7 @@ use opentelemetry::trace::{
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SpanData, SpanEvents, SpanLinks};
 
-use crate::pipeline::Pipeline;
+use crate::pipeline::PipelineHandle;
 use crate::propagation::TRACE_FLAG_RANDOM;
 use crate::span::SpanStart;
 
@@ -44,7 +44,7 @@ pub(crate) struct RecordingSpan {
     dropped_links: u32,
     status: Status,
     scope: Scope,
-    pipeline: Arc<Pipeline>,
+    pipeline: Arc<PipelineHandle>,
     ended: bool,
 }
 
@@ -57,7 +57,7 @@ impl RecordingSpan {
         kind: SpanKind,
         start: SpanStart,
         scope: Scope,
-        pipeline: Arc<Pipeline>,
+        pipeline: Arc<PipelineHandle>,
     ) -> Self {
         let ids = RandomIdGenerator::default();
         let span_context = if parent.is_valid() {
