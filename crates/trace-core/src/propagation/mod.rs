@@ -80,8 +80,13 @@ pub fn extract_context_with(parent: &Context, extractor: &dyn Extractor) -> Cont
 /// ```
 /// use http::HeaderMap;
 /// use trace_core::carrier::HeaderExtractor;
-/// use trace_core::propagation::carries_context;
+/// use trace_core::propagation::{PropagatorKind, build_propagator, carries_context};
 ///
+/// // `init` installs the configured propagators; here, the default two.
+/// opentelemetry::global::set_text_map_propagator(build_propagator(&[
+///     PropagatorKind::TraceContext,
+///     PropagatorKind::Baggage,
+/// ]));
 /// let mut headers = HeaderMap::new();
 /// headers.insert("host", "example.com".parse()?);
 /// assert!(!carries_context(&HeaderExtractor(&headers)));
