@@ -335,7 +335,7 @@ impl Recording {
         }
     }
 
-    /// Ends the span where it lies: moving a bare SDK span (a few hundred bytes) out
+    /// Ends the span where it lies: moving a bare span (a few hundred bytes) out
     /// first would cost more than the rest of `end`.
     fn end(&mut self, timestamp: Option<SystemTime>) {
         let bare = self.bare.get_mut().unwrap_or_else(PoisonError::into_inner);
