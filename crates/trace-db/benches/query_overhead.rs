@@ -8,6 +8,11 @@
 //! (`parentbased_traceidratio` 0); traced at 100% sampling (no exporter, so export
 //! cost does not dominate).
 //!
+//! While it runs, one lowest-priority busy loop per CPU keeps the CPUs from halting
+//! (`trace_core::testing::CpusAwake`; `BENCH_LET_CPUS_IDLE=1` turns it off): every
+//! round trip sleeps and wakes, and on an idle virtual machine each wake-up of a halted
+//! CPU costs tens of microseconds that vary far more than what is measured.
+//!
 //! sqlx runs each SQLite query on a worker thread, so wall time is mostly the
 //! hand-off to it and back, and moves with the scheduler. The figure the targets are
 //! judged on is the CPU time of the calling thread, the one that runs sea-orm, sqlx's
@@ -271,6 +276,9 @@ fn case_index(b: usize, q: usize, v: usize) -> usize {
 }
 
 fn main() {
+    // Round trips sleep and wake: idle (halting) CPUs would add more noise than the
+    // instrumentation costs.
+    let _awake = trace_core::testing::CpusAwake::start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -18,6 +18,11 @@
 //! - `disabled`: trace-core initialised with `enabled: false`: `RedisLayer` subscribed
 //!   but no OpenTelemetry work, so the subscriber's bookkeeping of `fred.command` alone.
 //!
+//! While it runs, one lowest-priority busy loop per CPU keeps the CPUs from halting
+//! (`trace_core::testing::CpusAwake`; `BENCH_LET_CPUS_IDLE=1` turns it off): every
+//! round trip sleeps and wakes, and on an idle virtual machine each wake-up of a halted
+//! CPU costs tens of microseconds that vary far more than what is measured.
+//!
 //! Each variant runs with its subscriber as the thread's scoped default (a process-wide
 //! default, as services install it, measured about 200 instructions per command less
 //! under callgrind for the subscribed variants).
@@ -363,6 +368,9 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
 }
 
 fn main() {
+    // Round trips sleep and wake: idle (halting) CPUs would add more noise than the
+    // instrumentation costs.
+    let _awake = trace_core::testing::CpusAwake::start();
     let (url, _server) = server_url();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

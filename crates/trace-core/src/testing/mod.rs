@@ -17,6 +17,7 @@
 //! capture.find("SELECT users").assert_child_of(&capture.find("GET /users/{id}"));
 //! ```
 
+mod awake;
 mod span;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,6 +28,7 @@ use opentelemetry_sdk::trace::{
     InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
 };
 
+pub use awake::CpusAwake;
 pub use span::CapturedSpan;
 
 use crate::active;
