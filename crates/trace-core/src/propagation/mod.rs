@@ -72,15 +72,19 @@ pub fn extract_context_with(parent: &Context, extractor: &dyn Extractor) -> Cont
     global::get_text_map_propagator(|propagator| propagator.extract_with_context(parent, extractor))
 }
 
-/// Whether `extractor` holds any field of the global propagator (for the default ones:
-/// `traceparent`, `tracestate`, `baggage`). When it holds none, extraction can only
-/// return the parent unchanged, so a caller may skip it and keep running in the
-/// parent's context.
+/// Extracts a context on top of `parent` with the global propagator, or `None` when
+/// `extractor` holds none of the propagator's fields (for the default ones:
+/// `traceparent`, `tracestate`, `baggage`): extraction could then only return `parent`
+/// unchanged, so a caller may keep running in the parent's context as it is.
+///
+/// One look at the global propagator for both the check and the extraction.
 ///
 /// ```
 /// use http::HeaderMap;
+/// use opentelemetry::Context;
+/// use opentelemetry::baggage::BaggageExt;
 /// use trace_core::carrier::HeaderExtractor;
-/// use trace_core::propagation::{PropagatorKind, build_propagator, carries_context};
+/// use trace_core::propagation::{PropagatorKind, build_propagator, extract_carried_context};
 ///
 /// // `init` installs the configured propagators; here, the default two.
 /// opentelemetry::global::set_text_map_propagator(build_propagator(&[
@@ -89,15 +93,17 @@ pub fn extract_context_with(parent: &Context, extractor: &dyn Extractor) -> Cont
 /// ]));
 /// let mut headers = HeaderMap::new();
 /// headers.insert("host", "example.com".parse()?);
-/// assert!(!carries_context(&HeaderExtractor(&headers)));
+/// assert!(extract_carried_context(&Context::new(), &HeaderExtractor(&headers)).is_none());
 /// headers.insert("baggage", "user=42".parse()?);
-/// assert!(carries_context(&HeaderExtractor(&headers)));
+/// let cx = extract_carried_context(&Context::new(), &HeaderExtractor(&headers)).unwrap();
+/// assert_eq!(cx.baggage().get("user").map(|v| v.as_str()), Some("42"));
 /// # Ok::<(), http::header::InvalidHeaderValue>(())
 /// ```
-pub fn carries_context(extractor: &dyn Extractor) -> bool {
+pub fn extract_carried_context(parent: &Context, extractor: &dyn Extractor) -> Option<Context> {
     global::get_text_map_propagator(|propagator| {
         propagator
             .fields()
             .any(|field| extractor.get(field).is_some())
+            .then(|| propagator.extract_with_context(parent, extractor))
     })
 }

@@ -10,7 +10,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use tower_service::Service;
 use trace_core::carrier::HeaderExtractor;
-use trace_core::propagation::{carries_context, extract_context_with};
+use trace_core::propagation::extract_carried_context;
 
 use super::attributes::request_span_start;
 use super::body::{ResponseBody, SpanGuard};
@@ -74,12 +74,10 @@ where
         let headers = HeaderExtractor(&parts.headers);
         // Without propagation headers, the handler's context is the caller's as it is:
         // nothing to extract, nothing to attach unless a span records.
-        let extracted = carries_context(&headers);
-        let incoming = if extracted {
-            extract_context_with(&Context::current(), &headers)
-        } else {
-            Context::current()
-        };
+        let current = Context::current();
+        let carried = extract_carried_context(&current, &headers);
+        let extracted = carried.is_some();
+        let incoming = carried.unwrap_or(current);
         if self.config.is_skipped(&parts) {
             let request = Request::from_parts(parts, body);
             let (future, cx) = if extracted {
