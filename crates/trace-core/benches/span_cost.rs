@@ -27,6 +27,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use trace_core::config::{ExporterKind, SamplerKind};
+use trace_core::testing::ns_per_call;
 use trace_core::{Config, ScopedTracer, SpanStart, TracingGuard};
 
 #[global_allocator]
@@ -237,20 +238,12 @@ struct Summary {
     disabled_materialised: f64,
 }
 
-fn time_loop(iters: u64, f: &mut impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / iters as f64
-}
-
 /// Iterations that take about `per_run`, estimated while warming up for `warm_up`.
 fn calibrate(budget: Budget, f: &mut impl FnMut()) -> u64 {
     let deadline = Instant::now() + budget.warm_up;
-    let mut ns = time_loop(1_000, f);
+    let mut ns = ns_per_call(1_000, f);
     while Instant::now() < deadline {
-        ns = ns.min(time_loop(10_000, f));
+        ns = ns.min(ns_per_call(10_000, f));
     }
     ((budget.per_run.as_nanos() as f64 / ns.max(0.01)) as u64).max(1_000)
 }
@@ -259,7 +252,7 @@ fn calibrate(budget: Budget, f: &mut impl FnMut()) -> u64 {
 fn best_ns(budget: Budget, f: &mut impl FnMut()) -> f64 {
     let iters = calibrate(budget, f);
     (0..budget.runs)
-        .map(|_| time_loop(iters, f))
+        .map(|_| ns_per_call(iters, f))
         .fold(f64::INFINITY, f64::min)
 }
 
@@ -286,8 +279,8 @@ impl Visitor for Summary {
         // Many short runs, alternating the two sides, keeping the best of each: drift and
         // preemption on a busy machine hit both alike and rarely every run.
         for _ in 0..self.budget.runs {
-            ours_ns = ours_ns.min(time_loop(ours_iters, &mut ours));
-            raw_ns = raw_ns.min(time_loop(raw_iters, &mut theirs));
+            ours_ns = ours_ns.min(ns_per_call(ours_iters, &mut ours));
+            raw_ns = raw_ns.min(ns_per_call(raw_iters, &mut theirs));
         }
         let ours_allocs = allocs_per_call(self.budget.alloc_iters, &mut ours);
         let raw_allocs = allocs_per_call(self.budget.alloc_iters, &mut theirs);

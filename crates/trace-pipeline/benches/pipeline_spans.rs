@@ -18,12 +18,11 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use trace_core::config::{ExporterKind, SamplerKind};
-use trace_core::{Config, TracingGuard};
+use trace_core::testing::{BenchCase, ns_per_call};
 use trace_pipeline::{Event, Outcome, PipelineRun};
 
 #[global_allocator]
@@ -65,55 +64,12 @@ fn traced_step(run: &PipelineRun) {
     black_box(poll_ready(step.run(call.run(work())))).ok();
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Case {
-    Disabled,
-    Unsampled,
-    Sampled,
-}
-
-impl Case {
-    const ALL: [Case; 3] = [Case::Disabled, Case::Unsampled, Case::Sampled];
-
-    fn name(self) -> &'static str {
-        match self {
-            Case::Disabled => "disabled",
-            Case::Unsampled => "unsampled",
-            Case::Sampled => "sampled",
-        }
-    }
-
-    fn enable(self) -> Option<TracingGuard> {
-        let (sampler, rate) = match self {
-            Case::Disabled => return None,
-            Case::Unsampled => (SamplerKind::ParentBasedTraceIdRatio, 0.0),
-            Case::Sampled => (SamplerKind::AlwaysOn, 1.0),
-        };
-        let config = Config {
-            service_name: Some("pipeline-bench".into()),
-            exporters: vec![ExporterKind::None],
-            sampler,
-            sample_rate: rate,
-            ..Config::default()
-        };
-        Some(trace_core::init(&config).expect("bench config is valid"))
-    }
-}
-
-fn time_loop(iters: u64, f: &mut impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / iters as f64
-}
-
 /// Best ns/call over `runs` loops of about `per_run` each.
 fn best_ns(per_run: Duration, runs: usize, f: &mut impl FnMut()) -> f64 {
-    let estimate = time_loop(10_000, f).max(0.01);
+    let estimate = ns_per_call(10_000, f).max(0.01);
     let iters = ((per_run.as_nanos() as f64 / estimate) as u64).max(1_000);
     (0..runs)
-        .map(|_| time_loop(iters, f))
+        .map(|_| ns_per_call(iters, f))
         .fold(f64::INFINITY, f64::min)
 }
 
@@ -128,7 +84,7 @@ fn allocs_per_call(iters: u64, f: &mut impl FnMut()) -> f64 {
 }
 
 struct Row {
-    case: Case,
+    case: BenchCase,
     ns: f64,
     allocs: f64,
 }
@@ -152,8 +108,8 @@ fn main() {
     criterion.bench_function("bare_future", |b| b.iter(bare_step));
 
     let mut rows = Vec::new();
-    for case in Case::ALL {
-        let guard = case.enable();
+    for case in BenchCase::ALL {
+        let guard = case.init("pipeline-bench");
         let run = PipelineRun::start("digest", Event::new("evt-1", "pipeline:data_event"));
         let mut step = || traced_step(&run);
         criterion.bench_function(&format!("{}_step", case.name()), |b| b.iter(&mut step));
@@ -193,14 +149,14 @@ fn main() {
     );
     for row in rows {
         let target = match row.case {
-            Case::Disabled | Case::Unsampled => {
+            BenchCase::Disabled | BenchCase::Unsampled => {
                 if row.allocs == 0.0 {
                     "0 allocs PASS"
                 } else {
                     "0 allocs MISS"
                 }
             }
-            Case::Sampled => "(informational: two recorded spans)",
+            BenchCase::Sampled => "(informational: two recorded spans)",
         };
         println!(
             "{:<12}{:>12.1}{:>16.1}{:>14.2}   {target}",

@@ -24,8 +24,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
 use tower_layer::Layer;
 use tower_service::Service;
-use trace_core::config::{ExporterKind, SamplerKind};
-use trace_core::{Config, TracingGuard};
+use trace_core::testing::BenchCase;
 use trace_pubsub::{
     ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher, Subscription,
     TracedPublisher,
@@ -98,41 +97,6 @@ fn traced() -> impl Pipeline {
         subscription: bus.subscribe(TOPIC),
         publisher: TracedPublisher::new(bus),
         handler: ConsumeLayer::new().layer(handler()),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Case {
-    Disabled,
-    Unsampled,
-    Sampled,
-}
-
-impl Case {
-    const ALL: [Case; 3] = [Case::Disabled, Case::Unsampled, Case::Sampled];
-
-    fn name(self) -> &'static str {
-        match self {
-            Case::Disabled => "disabled",
-            Case::Unsampled => "unsampled",
-            Case::Sampled => "sampled",
-        }
-    }
-
-    fn enable(self) -> Option<TracingGuard> {
-        let (sampler, rate) = match self {
-            Case::Disabled => return None,
-            Case::Unsampled => (SamplerKind::ParentBasedTraceIdRatio, 0.0),
-            Case::Sampled => (SamplerKind::AlwaysOn, 1.0),
-        };
-        let config = Config {
-            service_name: Some("publish-consume-bench".into()),
-            exporters: vec![ExporterKind::None],
-            sampler,
-            sample_rate: rate,
-            ..Config::default()
-        };
-        Some(trace_core::init(&config).expect("bench config is valid"))
     }
 }
 
@@ -238,8 +202,8 @@ fn main() {
     );
     criterion_case(&mut criterion, &rt, "untraced", &mut untraced());
     let mut rows = Vec::new();
-    for case in Case::ALL {
-        let guard = case.enable();
+    for case in BenchCase::ALL {
+        let guard = case.init("publish-consume-bench");
         let mut pipeline = traced();
         criterion_case(&mut criterion, &rt, case.name(), &mut pipeline);
         rows.push((case, measure(&rt, &budget, case.name(), &mut pipeline)));
@@ -276,10 +240,10 @@ fn main() {
     for (case, row) in &rows {
         let extra_allocs = row.allocs - row.untraced_allocs;
         let target = match case {
-            Case::Disabled | Case::Unsampled => {
+            BenchCase::Disabled | BenchCase::Unsampled => {
                 format!("0 allocs by instrumentation {}", mark(extra_allocs <= 0.0))
             }
-            Case::Sampled => String::from("(informational)"),
+            BenchCase::Sampled => String::from("(informational)"),
         };
         println!(
             "{:<11}{:>10.1}{:>13.1}{:>7.2}x{:>10.1}{:>12.2}{:>20.2}   {}",

@@ -18,6 +18,7 @@
 //! ```
 
 mod awake;
+mod bench;
 mod span;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,7 @@ use opentelemetry_sdk::trace::{
 };
 
 pub use awake::CpusAwake;
+pub use bench::{BenchCase, ns_per_call};
 pub use span::CapturedSpan;
 
 use crate::active;

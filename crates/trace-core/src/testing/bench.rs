@@ -1,0 +1,62 @@
+//! Pieces the benchmarks of several crates share.
+
+use std::time::Instant;
+
+use crate::config::{ExporterKind, SamplerKind};
+use crate::{Config, TracingGuard};
+
+/// The three states a benchmark compares its instrumentation in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchCase {
+    /// trace-core not initialised.
+    Disabled,
+    /// Initialised with parent-based ratio 0: every root is dropped.
+    Unsampled,
+    /// Initialised with always-on sampling.
+    Sampled,
+}
+
+impl BenchCase {
+    /// Every case, in the order benchmarks report them.
+    pub const ALL: [BenchCase; 3] = [
+        BenchCase::Disabled,
+        BenchCase::Unsampled,
+        BenchCase::Sampled,
+    ];
+
+    /// `disabled`, `unsampled` or `sampled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchCase::Disabled => "disabled",
+            BenchCase::Unsampled => "unsampled",
+            BenchCase::Sampled => "sampled",
+        }
+    }
+
+    /// Initialises trace-core for this case as `service`, with no exporter so that export
+    /// does not dominate; `None` for [`BenchCase::Disabled`].
+    pub fn init(self, service: &str) -> Option<TracingGuard> {
+        let (sampler, sample_rate) = match self {
+            BenchCase::Disabled => return None,
+            BenchCase::Unsampled => (SamplerKind::ParentBasedTraceIdRatio, 0.0),
+            BenchCase::Sampled => (SamplerKind::AlwaysOn, 1.0),
+        };
+        let config = Config {
+            service_name: Some(service.to_owned()),
+            exporters: vec![ExporterKind::None],
+            sampler,
+            sample_rate,
+            ..Config::default()
+        };
+        Some(crate::init(&config).expect("a benchmark's config is valid"))
+    }
+}
+
+/// Nanoseconds per call of `f`, over `iters` calls in one timed loop.
+pub fn ns_per_call(iters: u64, f: &mut impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
