@@ -87,6 +87,7 @@ pub mod propagation;
 mod recording_span;
 mod resource;
 mod sampling;
+mod shared_name;
 mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -102,4 +103,5 @@ pub use error::{InitError, ShutdownError};
 pub use export::ExportReport;
 pub use lifecycle::{TracingGuard, init};
 pub use sampling::Sampling;
+pub use shared_name::shared_name;
 pub use span::{ScopedTracer, SpanStart, TracedSpan, record_error_on};

@@ -8,10 +8,11 @@
 //! (`parentbased_traceidratio` 0); traced at 100% sampling (no exporter, so export
 //! cost does not dominate).
 //!
-//! While it runs, one lowest-priority busy loop per CPU keeps the CPUs from halting
-//! (`trace_core::testing::CpusAwake`; `BENCH_LET_CPUS_IDLE=1` turns it off): every
-//! round trip sleeps and wakes, and on an idle virtual machine each wake-up of a halted
-//! CPU costs tens of microseconds that vary far more than what is measured.
+//! While it runs, the CPUs are kept from halting (`trace_core::testing::CpusAwake`: a
+//! CPU latency request of 0 µs when the bench may make one, else one lowest-priority
+//! busy loop per CPU; `BENCH_LET_CPUS_IDLE=1` turns it off): every round trip sleeps
+//! and wakes, and on an idle virtual machine each wake-up of a halted CPU costs tens of
+//! microseconds that vary far more than what is measured.
 //!
 //! sqlx runs each SQLite query on a worker thread, so wall time is mostly the
 //! hand-off to it and back, and moves with the scheduler. The figure the targets are

@@ -136,21 +136,23 @@ impl Shared {
         }
         let name = match summarize(sql, system) {
             Some(summary) => {
+                // Operations, tables and summaries repeat: shared static strings,
+                // neither allocated nor reference-counted per span.
                 if let Some(operation) = summary.operation() {
                     attributes.push(KeyValue::new(
                         DB_OPERATION_NAME,
-                        Arc::<str>::from(operation),
+                        trace_core::shared_name(operation),
                     ));
                 }
                 if let Some(collection) = summary.collection() {
                     attributes.push(KeyValue::new(
                         DB_COLLECTION_NAME,
-                        Arc::<str>::from(collection),
+                        trace_core::shared_name(collection),
                     ));
                 }
-                let text = summary.as_str();
-                attributes.push(KeyValue::new(DB_QUERY_SUMMARY, Arc::<str>::from(text)));
-                Cow::Owned(text.to_owned())
+                let name = trace_core::shared_name(summary.as_str());
+                attributes.push(KeyValue::new(DB_QUERY_SUMMARY, name.clone()));
+                name
             }
             None => Cow::Borrowed(system.as_str()),
         };

@@ -18,25 +18,32 @@
 //! - `disabled`: trace-core initialised with `enabled: false`: `RedisLayer` subscribed
 //!   but no OpenTelemetry work, so the subscriber's bookkeeping of `fred.command` alone.
 //!
-//! While it runs, one lowest-priority busy loop per CPU keeps the CPUs from halting
-//! (`trace_core::testing::CpusAwake`; `BENCH_LET_CPUS_IDLE=1` turns it off): every
-//! round trip sleeps and wakes, and on an idle virtual machine each wake-up of a halted
-//! CPU costs tens of microseconds that vary far more than what is measured.
+//! While it runs, the CPUs are kept from halting (`trace_core::testing::CpusAwake`: a
+//! CPU latency request of 0 µs when the bench may make one, else one lowest-priority
+//! busy loop per CPU; `BENCH_LET_CPUS_IDLE=1` turns it off): every round trip sleeps
+//! and wakes, and on an idle virtual machine each wake-up of a halted CPU costs tens of
+//! microseconds that vary far more than what is measured.
+//!
+//! Each round runs two workloads per variant: one command at a time (each `GET` waits
+//! for its reply, so every command sleeps and wakes the runtime thread once), and
+//! `IN_FLIGHT` tasks issuing commands side by side on the same runtime thread, as a
+//! busy service does (the thread rarely sleeps, so the figure is mostly the client's
+//! and the instrumentation's own work).
 //!
 //! Each variant runs with its subscriber as the thread's scoped default (a process-wide
 //! default, as services install it, measured about 200 instructions per command less
 //! under callgrind for the subscribed variants).
 //!
 //! Rounds alternate the variants (every other round in reverse order) so load on the
-//! machine hits them alike; the figure per variant is the median of its rounds, and each delta is the median over rounds of the
-//! difference to `untraced` in the same round (so a round slowed by other load on the
-//! machine is compared with itself). Two figures: wall-clock µs per command (one
-//! loopback round trip each, so noisy on a loaded machine) and CPU µs per command of
-//! the runtime thread (`/proc/thread-self/schedstat`; the client, fred's connection task
-//! and the instrumentation all run on it), which waiting on the server does not blur.
-//! Allocations per command are counted with `stats_alloc` over the whole process (fred's
-//! own allocations included, so the instrumentation's share is the difference to
-//! `untraced`).
+//! machine hits them alike; the figure per variant is the median of its rounds, and
+//! each delta is the median over rounds of the difference to `untraced` in the same
+//! round (so a round slowed by other load on the machine is compared with itself). Two
+//! figures: wall-clock µs per command, and CPU µs per command of the runtime thread
+//! (`/proc/thread-self/schedstat`; the client, fred's connection task and the
+//! instrumentation all run on it), which waiting on the server does not blur.
+//! Allocations per command are counted with `stats_alloc` over the whole process, one
+//! command at a time (fred's own allocations included, so the instrumentation's share
+//! is the difference to `untraced`).
 //!
 //! For a profiler, `COMMAND_OVERHEAD_ONLY=<variant>` (`untraced`, `registry`, `traced`,
 //! `traced-outcome`, `unsampled`, `disabled`) runs just that variant for
@@ -63,6 +70,8 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const COMMANDS_PER_ROUND: usize = 2_000;
 const ROUNDS: usize = 31;
 const ALLOC_COMMANDS: usize = 2_000;
+/// Commands issued side by side in the [`Workload::InFlight`] rounds.
+const IN_FLIGHT: usize = 16;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
@@ -137,7 +146,45 @@ impl Variant {
     }
 }
 
-async fn run(client: &Client, variant: Variant, commands: usize) {
+/// How the commands of a round are issued.
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    /// One task, one command at a time: each command waits for its reply.
+    OneAtATime,
+    /// [`IN_FLIGHT`] tasks issuing commands side by side, as a busy service does.
+    InFlight,
+}
+
+impl Workload {
+    const ALL: [Workload; 2] = [Workload::OneAtATime, Workload::InFlight];
+
+    fn label(self) -> String {
+        match self {
+            Workload::OneAtATime => "one command at a time".into(),
+            Workload::InFlight => format!("{IN_FLIGHT} commands in flight"),
+        }
+    }
+}
+
+async fn run(client: &Client, variant: Variant, workload: Workload, commands: usize) {
+    match workload {
+        Workload::OneAtATime => run_task(client, variant, commands).await,
+        Workload::InFlight => {
+            // Tasks on the bench's current-thread runtime: the runtime thread still does
+            // all of the client's and the instrumentation's work.
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..IN_FLIGHT {
+                let client = client.clone();
+                tasks.spawn(async move { run_task(&client, variant, commands / IN_FLIGHT).await });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.expect("bench task");
+            }
+        }
+    }
+}
+
+async fn run_task(client: &Client, variant: Variant, commands: usize) {
     for _ in 0..commands {
         let value: Option<String> = if variant == Variant::TracedOutcome {
             client.get("bench:key").traced().await
@@ -254,18 +301,28 @@ fn profile(runtime: &tokio::runtime::Runtime, client: &Client, only: &str) {
     });
     let guard = variant.init();
     tracing::dispatcher::with_default(&variant.dispatch(), || {
-        runtime.block_on(run(client, variant, 200)); // warm up
-        runtime.block_on(run(client, variant, commands));
+        runtime.block_on(run(client, variant, Workload::OneAtATime, 200)); // warm up
+        runtime.block_on(run(client, variant, Workload::OneAtATime, commands));
     });
     if let Some(guard) = guard {
         guard.shutdown().expect("shutdown");
     }
 }
 
-/// Runs every variant in alternating rounds and prints the table and the verdicts.
+/// Per-command samples of one workload: a row per variant, a column per round.
+#[derive(Clone)]
+struct Samples {
+    wall: Vec<Vec<f64>>,
+    cpu: Vec<Vec<f64>>,
+}
+
+/// Runs every variant in alternating rounds and prints the tables and the verdicts.
 fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
-    let mut micros: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
-    let mut cpu_micros: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
+    let empty = Samples {
+        wall: vec![Vec::new(); Variant::ALL.len()],
+        cpu: vec![Vec::new(); Variant::ALL.len()],
+    };
+    let mut samples = vec![empty; Workload::ALL.len()];
     for round in 0..ROUNDS {
         // Every other round runs the variants in reverse, so a drift in machine load
         // does not always favour the variants run first.
@@ -277,17 +334,18 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
             let variant = Variant::ALL[index];
             let guard = variant.init();
             let dispatch = variant.dispatch();
-            let (elapsed, cpu) = tracing::dispatcher::with_default(&dispatch, || {
-                runtime.block_on(run(client, variant, 200)); // warm up
-                let (start, cpu_start) = (Instant::now(), thread_cpu());
-                runtime.block_on(run(client, variant, COMMANDS_PER_ROUND));
-                let cpu = thread_cpu().zip(cpu_start).map(|(end, start)| end - start);
-                (start.elapsed(), cpu)
+            tracing::dispatcher::with_default(&dispatch, || {
+                for (workload, samples) in Workload::ALL.into_iter().zip(&mut samples) {
+                    runtime.block_on(run(client, variant, workload, 200)); // warm up
+                    let (start, cpu_start) = (Instant::now(), thread_cpu());
+                    runtime.block_on(run(client, variant, workload, COMMANDS_PER_ROUND));
+                    let cpu = thread_cpu().zip(cpu_start).map(|(end, start)| end - start);
+                    let per_command =
+                        |d: Duration| d.as_secs_f64() * 1e6 / COMMANDS_PER_ROUND as f64;
+                    samples.wall[index].push(per_command(start.elapsed()));
+                    samples.cpu[index].push(cpu.map_or(f64::NAN, per_command));
+                }
             });
-            micros[index].push(elapsed.as_secs_f64() * 1e6 / COMMANDS_PER_ROUND as f64);
-            cpu_micros[index].push(cpu.map_or(f64::NAN, |cpu| {
-                cpu.as_secs_f64() * 1e6 / COMMANDS_PER_ROUND as f64
-            }));
             if let Some(guard) = guard {
                 guard.shutdown().expect("shutdown");
             }
@@ -299,9 +357,9 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
         let guard = variant.init();
         let dispatch = variant.dispatch();
         let per_command = tracing::dispatcher::with_default(&dispatch, || {
-            runtime.block_on(run(client, variant, 500));
+            runtime.block_on(run(client, variant, Workload::OneAtATime, 500));
             let region = Region::new(GLOBAL);
-            runtime.block_on(run(client, variant, ALLOC_COMMANDS));
+            runtime.block_on(run(client, variant, Workload::OneAtATime, ALLOC_COMMANDS));
             region.change().allocations as f64 / ALLOC_COMMANDS as f64
         });
         allocations.push(per_command);
@@ -310,61 +368,83 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
         }
     }
 
-    let figure = |rounds: &[Vec<f64>], index: usize| Figure::of(&rounds[index], &rounds[0]);
-    let base_allocs = allocations[0];
-    println!();
-    println!(
-        "command_overhead: GET over loopback, {ROUNDS} rounds x {COMMANDS_PER_ROUND} commands; \
-         median per variant, delta = median of same-round differences to untraced"
-    );
-    println!(
-        "{:<30} {:>8} {:>8} {:>7} {:>8} {:>8} {:>7} {:>11} {:>8}",
-        "variant", "wall us", "delta", "ratio", "cpu us", "delta", "ratio", "allocs/cmd", "delta"
-    );
-    for (index, variant) in Variant::ALL.into_iter().enumerate() {
-        let (wall, cpu) = (figure(&micros, index), figure(&cpu_micros, index));
-        println!(
-            "{:<30} {:>8.2} {:>+8.2} {:>6.3}x {:>8.2} {:>+8.2} {:>6.3}x {:>11.2} {:>+8.2}",
-            variant.label(),
-            wall.median,
-            wall.delta,
-            wall.ratio,
-            cpu.median,
-            cpu.delta,
-            cpu.ratio,
-            allocations[index],
-            allocations[index] - base_allocs
-        );
-    }
     let index_of = |wanted: Variant| Variant::ALL.iter().position(|v| *v == wanted).unwrap();
-    let traced = figure(&cpu_micros, index_of(Variant::Traced));
-    let bookkeeping = figure(&cpu_micros, index_of(Variant::Disabled));
+    let verdict = |pass: bool| if pass { "PASS" } else { "MISS" };
+    let base_allocs = allocations[0];
+    let mut verdicts = Vec::new();
+    for (workload, samples) in Workload::ALL.into_iter().zip(&samples) {
+        let figure = |rounds: &[Vec<f64>], index: usize| Figure::of(&rounds[index], &rounds[0]);
+        println!();
+        println!(
+            "command_overhead, {}: GET over loopback, {ROUNDS} rounds x {COMMANDS_PER_ROUND} \
+             commands; median per variant, delta = median of same-round differences to untraced",
+            workload.label()
+        );
+        println!(
+            "{:<30} {:>8} {:>8} {:>7} {:>8} {:>8} {:>7} {:>11} {:>8}",
+            "variant",
+            "wall us",
+            "delta",
+            "ratio",
+            "cpu us",
+            "delta",
+            "ratio",
+            "allocs/cmd",
+            "delta"
+        );
+        for (index, variant) in Variant::ALL.into_iter().enumerate() {
+            let (wall, cpu) = (figure(&samples.wall, index), figure(&samples.cpu, index));
+            let allocs = match workload {
+                Workload::OneAtATime => format!(
+                    "{:>11.2} {:>+8.2}",
+                    allocations[index],
+                    allocations[index] - base_allocs
+                ),
+                Workload::InFlight => String::new(),
+            };
+            println!(
+                "{:<30} {:>8.2} {:>+8.2} {:>6.3}x {:>8.2} {:>+8.2} {:>6.3}x {allocs}",
+                variant.label(),
+                wall.median,
+                wall.delta,
+                wall.ratio,
+                cpu.median,
+                cpu.delta,
+                cpu.ratio,
+            );
+        }
+        let traced = figure(&samples.cpu, index_of(Variant::Traced));
+        let bookkeeping = figure(&samples.cpu, index_of(Variant::Disabled));
+        println!(
+            "of the {:+.2} us at 100%: {:+.2} us the subscriber's bookkeeping of fred's spans \
+             (disabled row), {:+.2} us the OpenTelemetry span",
+            traced.delta,
+            bookkeeping.delta,
+            traced.delta - bookkeeping.delta
+        );
+        verdicts.push(format!(
+            "target at most +1 us cpu per command at 100% vs untraced, {}: {} ({:+.2} us; \
+             same-round differences {:+.2} to {:+.2})",
+            workload.label(),
+            verdict(traced.delta <= 1.0),
+            traced.delta,
+            traced.lowest,
+            traced.highest
+        ));
+    }
     let not_sampled_allocs = [Variant::Unsampled, Variant::Disabled]
         .map(|variant| allocations[index_of(variant)] - base_allocs);
-    let verdict = |pass: bool| if pass { "PASS" } else { "MISS" };
-    println!();
-    println!(
-        "of the {:+.2} us at 100%: {:+.2} us the subscriber's bookkeeping of fred's spans \
-         (disabled row), {:+.2} us the OpenTelemetry span",
-        traced.delta,
-        bookkeeping.delta,
-        traced.delta - bookkeeping.delta
-    );
-    println!(
-        "target at most +1 us cpu per command at 100% vs untraced: {} ({:+.2} us; \
-         same-round differences {:+.2} to {:+.2})",
-        verdict(traced.delta <= 1.0),
-        traced.delta,
-        traced.lowest,
-        traced.highest
-    );
-    println!(
+    verdicts.push(format!(
         "target no allocation by the instrumentation when not sampled: {} \
          (unsampled {:+.2}/cmd, disabled {:+.2}/cmd)",
         verdict(not_sampled_allocs.iter().all(|allocs| *allocs <= 0.01)),
         not_sampled_allocs[0],
         not_sampled_allocs[1]
-    );
+    ));
+    println!();
+    for line in verdicts {
+        println!("{line}");
+    }
 }
 
 fn main() {

@@ -2,10 +2,8 @@
 //! carries (without looking the span up), the client's attributes and the command name.
 
 use std::borrow::Cow;
-use std::cell::Cell;
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use tracing::field::{Field, Visit};
 use tracing::span::Record;
@@ -87,7 +85,7 @@ impl CommandFields {
     fn set(&mut self, field: &Field, value: &str) {
         match field.name() {
             "client.id" => self.client = clients::lookup(value),
-            "cmd.name" => self.name = Some(intern(value)),
+            "cmd.name" => self.name = Some(trace_core::shared_name(value)),
             _ => {}
         }
     }
@@ -102,83 +100,6 @@ impl Visit for CommandFields {
         // Only reached if fred ever records these as something other than text.
         if matches!(field.name(), "cmd.name" | "client.id") {
             self.set(field, format!("{value:?}").trim_matches('"'));
-        }
-    }
-}
-
-/// The most distinct command names kept for reuse; more (an application inventing
-/// custom command names without end) are allocated per span instead.
-const MAX_INTERNED_NAMES: usize = 512;
-
-static NAMES: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
-
-const RECENT_SLOTS: usize = 16;
-
-thread_local! {
-    /// The names this thread used last, by a cheap hash of the name: a service's few
-    /// hot commands are found here without taking the lock.
-    static RECENT: [Cell<&'static str>; RECENT_SLOTS] = const { [const { Cell::new("") }; RECENT_SLOTS] };
-}
-
-fn recent_slot(name: &str) -> usize {
-    let bytes = name.as_bytes();
-    let (first, last) = (bytes.first().copied(), bytes.last().copied());
-    (name.len() ^ usize::from(first.unwrap_or(0)) ^ (usize::from(last.unwrap_or(0)) << 1))
-        % RECENT_SLOTS
-}
-
-/// The command name as a `'static` string, so that sampled spans do not allocate it:
-/// Redis has a few hundred command names, each leaked once.
-fn intern(name: &str) -> Cow<'static, str> {
-    let slot = recent_slot(name);
-    let recent = RECENT.with(|recent| recent[slot].get());
-    if recent == name {
-        return Cow::Borrowed(recent);
-    }
-    let interned = intern_shared(name);
-    if let Cow::Borrowed(known) = interned {
-        RECENT.with(|recent| recent[slot].set(known));
-    }
-    interned
-}
-
-fn intern_shared(name: &str) -> Cow<'static, str> {
-    if let Some(known) = NAMES
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(|names| names.get(name))
-    {
-        return Cow::Borrowed(known);
-    }
-    let mut names = NAMES.write().unwrap_or_else(|p| p.into_inner());
-    let names = names.get_or_insert_with(HashSet::new);
-    if let Some(known) = names.get(name) {
-        return Cow::Borrowed(known);
-    }
-    if names.len() >= MAX_INTERNED_NAMES {
-        return Cow::Owned(name.to_owned());
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.insert(leaked);
-    Cow::Borrowed(leaked)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interned_names_are_shared_and_equal() {
-        let first = intern("HGETALL");
-        let again = intern(&String::from("HGETALL"));
-        assert_eq!(first, "HGETALL");
-        assert!(
-            matches!((&first, &again), (Cow::Borrowed(a), Cow::Borrowed(b)) if std::ptr::eq(*a, *b))
-        );
-        // Names sharing a recent slot still come back as themselves.
-        for name in ["GET", "SET", "DEL", "INCR", "", "X"] {
-            assert_eq!(intern(name), name);
         }
     }
 }
