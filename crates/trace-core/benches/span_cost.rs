@@ -320,18 +320,7 @@ fn print_summary(summary: &Summary, smoke: bool) {
     println!();
     println!("span_cost summary: ns/span = best of timed loops, allocs/span = allocator calls");
     println!("(allocations + reallocations) per span; ratio = trace-core / raw SDK");
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!(
-        "machine: {cores} cores, load average {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    if smoke {
-        println!("(test mode: tiny budget, numbers are not meaningful; run `cargo bench`)");
-    }
+    trace_core::testing::print_machine(smoke);
     println!();
     println!(
         "{:<18}{:>15}{:>13}{:>9}{:>25}{:>22}   target",

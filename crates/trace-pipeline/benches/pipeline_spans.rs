@@ -127,18 +127,7 @@ fn main() {
 
     println!();
     println!("pipeline_spans summary: one step = step span + capability span + the work future");
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "machine: {} cores, load average {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    if smoke {
-        println!("(test mode: tiny budget, numbers are not meaningful; run `cargo bench`)");
-    }
+    trace_core::testing::print_machine(smoke);
     println!(
         "{:<12}{:>12}{:>16}{:>14}   target",
         "case", "ns/step", "overhead ns", "allocs/step"

@@ -220,18 +220,7 @@ fn main() {
         budget.rounds
     );
     println!("allocs/msg = allocator calls (allocations + reallocations) per message");
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!(
-        "machine: {cores} cores, load average {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    if smoke {
-        println!("(test mode: tiny budget, numbers are not meaningful; run `cargo bench`)");
-    }
+    trace_core::testing::print_machine(smoke);
     println!();
     println!(
         "{:<11}{:>10}{:>13}{:>8}{:>10}{:>12}{:>20}   target",

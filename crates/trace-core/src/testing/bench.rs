@@ -60,3 +60,21 @@ pub fn ns_per_call(iters: u64, f: &mut impl FnMut()) -> f64 {
     }
     start.elapsed().as_nanos() as f64 / iters as f64
 }
+
+/// Prints the machine a benchmark ran on (cores and load average, which move its
+/// figures), and, in `smoke` mode (`cargo test` runs of a bench), that the numbers
+/// mean nothing.
+pub fn print_machine(smoke: bool) {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "machine: {cores} cores, load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if smoke {
+        println!("(test mode: tiny budget, numbers are not meaningful; run `cargo bench`)");
+    }
+}

@@ -30,7 +30,7 @@ use opentelemetry_sdk::trace::{
 };
 
 pub use awake::CpusAwake;
-pub use bench::{BenchCase, ns_per_call};
+pub use bench::{BenchCase, ns_per_call, print_machine};
 pub use span::CapturedSpan;
 
 use crate::active;
