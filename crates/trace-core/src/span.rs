@@ -323,6 +323,15 @@ impl Recording {
         })
     }
 
+    fn child_context(&self) -> Context {
+        match self.cx.get() {
+            Some(cx) => cx.clone(),
+            None => self
+                .parent
+                .with_remote_span_context(self.apply(|span| span.span_context())),
+        }
+    }
+
     fn into_context(self) -> Context {
         let bare = self
             .bare
@@ -401,6 +410,24 @@ impl TracedSpan {
             State::Disabled => &EMPTY_CONTEXT,
             State::NotRecording(parent) => parent,
             State::Recording(recording) => recording.context(),
+        }
+    }
+
+    /// A context that makes this span the parent of spans, `tracing` spans and log
+    /// lines under it, for running a child call in (attached around each poll, say)
+    /// while the span itself stays here.
+    ///
+    /// Cheaper than [`context`](Self::context): one allocation, and the span is not
+    /// moved into it, so later calls on it take no detour through the context. The
+    /// context's span carries this span's ids, flags and trace state, and does not
+    /// record: code under it can start children of this span but cannot add to it
+    /// through `Context::current().span()`. Empty when tracing is disabled; the
+    /// parent's context when the span is not sampled.
+    pub fn child_context(&self) -> Context {
+        match &self.state {
+            State::Disabled => EMPTY_CONTEXT.clone(),
+            State::NotRecording(parent) => parent.clone(),
+            State::Recording(recording) => recording.child_context(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use trace_core::config::SamplerKind;
@@ -67,6 +68,37 @@ fn updates_before_and_after_handing_out_the_context_reach_the_same_span() {
     assert!(server.is_error());
     capture.find("child").assert_child_of(&server);
     assert_eq!(capture.spans().len(), 2, "{}", capture.outline());
+}
+
+#[test]
+fn a_child_context_parents_children_while_the_span_stays_with_its_owner() {
+    let capture = SpanCapture::install();
+    let subscriber = tracing_subscriber::registry().with(trace_core::tracing_bridge::layer());
+    let parent = Context::new().with_baggage([KeyValue::new("tenant", "acme")]);
+    let span = TRACER.start_with_parent(&parent, SpanKind::Client, || SpanStart::new("call"));
+    let child_cx = span.child_context();
+    assert_eq!(child_cx.span().span_context(), &span.span_context());
+    assert!(
+        !child_cx.span().is_recording(),
+        "the span is not moved into it"
+    );
+    assert_eq!(child_cx.baggage().get("tenant"), Some(&"acme".into()));
+    tracing::subscriber::with_default(subscriber, || {
+        let _attached = child_cx.clone().attach();
+        TRACER
+            .start(SpanKind::Internal, || SpanStart::new("native child"))
+            .end();
+        tracing::info_span!("tracing child").in_scope(|| {});
+    });
+    span.set_attribute(KeyValue::new("after", true));
+    drop(child_cx);
+    span.end();
+
+    let call = capture.find("call");
+    assert_eq!(call.attr("after"), "true");
+    capture.find("native child").assert_child_of(&call);
+    capture.find("tracing child").assert_child_of(&call);
+    assert_eq!(capture.spans().len(), 3, "{}", capture.outline());
 }
 
 #[test]

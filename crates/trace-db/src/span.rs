@@ -188,15 +188,17 @@ pub(crate) fn affected_rows(count: u64) -> KeyValue {
 }
 
 pin_project! {
-    /// A statement call under its span: polled in the span's context when the span
-    /// records (so spans below it, e.g. from `tracing`, nest), and the span ended with
-    /// the outcome when the call completes (or, unfinished, when dropped). One
-    /// hand-written future: sqlx's futures are kilobytes, and every `async` layer
-    /// that takes one by value copies it again.
+    /// A statement call under its span: polled in a context whose parent is the span
+    /// when the span records (so spans and log lines below it, e.g. from `tracing`,
+    /// nest), and the span ended with the outcome when the call completes (or,
+    /// unfinished, when dropped). One hand-written future: sqlx's futures are
+    /// kilobytes, and every `async` layer that takes one by value copies it again.
     pub(crate) struct Traced<F, T> {
         #[pin]
         call: F,
         span: Option<TracedSpan>,
+        // Made once, attached on every poll; `None` when the span does not record.
+        child: Option<Context>,
         rows: fn(&T) -> KeyValue,
     }
 }
@@ -209,6 +211,7 @@ where
     pub(crate) fn new(span: TracedSpan, call: F, rows: fn(&T) -> KeyValue) -> Self {
         Self {
             call,
+            child: span.is_recording().then(|| span.child_context()),
             span: Some(span),
             rows,
         }
@@ -223,12 +226,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let result = match this.span.as_ref() {
-            Some(span) if span.is_recording() => {
-                let _attached = span.context().clone().attach();
+        let result = match this.child {
+            Some(child) => {
+                let _attached = child.clone().attach();
                 ready!(this.call.poll(cx))
             }
-            _ => ready!(this.call.poll(cx)),
+            None => ready!(this.call.poll(cx)),
         };
         if let Some(span) = this.span.take() {
             if span.is_recording() {

@@ -29,9 +29,12 @@ pub(crate) struct Described {
     pub(crate) attributes: Vec<KeyValue>,
 }
 
+/// Keyed by the SQL through foldhash: hashing each sampled statement's SQL with the
+/// standard SipHash cost more than the rest of the lookup, and a map this small has
+/// no use for SipHash's resistance to chosen keys.
 #[derive(Debug, Default)]
 pub(crate) struct StatementCache {
-    entries: RwLock<HashMap<Arc<str>, Arc<Described>>>,
+    entries: RwLock<HashMap<Arc<str>, Arc<Described>, foldhash::fast::RandomState>>,
 }
 
 impl StatementCache {

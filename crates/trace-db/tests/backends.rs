@@ -3,17 +3,20 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::SpanKind;
+use opentelemetry::trace::{SpanId, SpanKind, TraceContextExt as _};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QueryOrder, Set, Statement,
     TransactionTrait,
 };
 use trace_core::{ScopedTracer, SpanStart};
 use trace_db::TraceOptions;
+use tracing::instrument::WithSubscriber as _;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use common::{Backend, Ctx, account, all_text, int_attr, rows_attr};
 
@@ -307,3 +310,57 @@ on_every_backend!(
     raw_sql_literals_never_reach_a_span,
     a_constraint_violation_records_its_code_and_keeps_the_error,
 );
+
+/// The OpenTelemetry span current at each `tracing` event, by event target.
+struct SpanAtEvents(Arc<Mutex<Vec<(String, SpanId)>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanAtEvents {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let current = opentelemetry::Context::map_current(|cx| cx.span().span_context().span_id());
+        let target = event.metadata().target().to_owned();
+        self.0.lock().unwrap().push((target, current));
+    }
+}
+
+/// sqlx logs each statement through `tracing` from inside the call (on SQLite it logs
+/// from its worker thread instead): the statement's span is current there, so the
+/// log line (with trace-log) and any `tracing` span under it carry the span's ids.
+async fn statement_logs_are_written_inside_the_statement_span(ctx: Ctx) {
+    let seen = Arc::default();
+    let subscriber = tracing_subscriber::registry().with(SpanAtEvents(Arc::clone(&seen)));
+    account::Entity::find()
+        .all(&ctx.db)
+        .with_subscriber(subscriber)
+        .await
+        .expect("query");
+    let select = ctx.capture.find("SELECT accounts");
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .any(|(target, id)| target == "sqlx::query" && *id == select.span_context.span_id()),
+        "statement span {:?}, events {seen:?}",
+        select.span_context.span_id()
+    );
+}
+
+#[tokio::test]
+async fn postgres_statement_logs_are_written_inside_the_statement_span() {
+    common::run(
+        Backend::Postgres,
+        "statement_logs",
+        TraceOptions::new(),
+        statement_logs_are_written_inside_the_statement_span,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mariadb_statement_logs_are_written_inside_the_statement_span() {
+    common::run(
+        Backend::Mariadb,
+        "statement_logs",
+        TraceOptions::new(),
+        statement_logs_are_written_inside_the_statement_span,
+    )
+    .await;
+}

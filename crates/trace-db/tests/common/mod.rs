@@ -95,7 +95,7 @@ where
     // Short enough for identifier limits (63 bytes), unique per test and process.
     let namespace = format!("{}_{}", &test[..test.len().min(20)], std::process::id());
     let capture = SpanCapture::install();
-    let mut connect = match backend {
+    let connect = match backend {
         Backend::Sqlite => {
             let mut opts = ConnectOptions::new("sqlite::memory:");
             opts.max_connections(1);
@@ -133,7 +133,8 @@ where
             ConnectOptions::new(format!("{base}/{namespace}"))
         }
     };
-    connect.sqlx_logging(false);
+    // sqlx's statement logging stays on (sea-orm's default): one test checks where
+    // its lines are written.
     let db = TracedConnection::connect(connect, options)
         .await
         .expect("traced connect");
