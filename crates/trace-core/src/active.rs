@@ -1,84 +1,172 @@
-//! The tracer provider that trace-core's instrumentation currently reports to.
+//! Which tracer provider trace-core's instrumentation starts its spans with.
 //!
-//! `init` and the test capture install one; [`ScopedTracer`](crate::ScopedTracer)s read
-//! it. The enabled flag and the sampling policy are atomics so the disabled and
-//! unsampled paths never take a lock.
+//! Three states, read with one atomic load on every span start:
+//! - **global** (the start state): spans go through `opentelemetry::global`'s provider,
+//!   whoever installed it, with the OpenTelemetry API's boxed tracer;
+//! - **provider**: [`init`](crate::init) or [`set_provider`] handed trace-core an
+//!   `SdkTracerProvider`, whose concrete tracer is used (no boxing, cached per thread);
+//! - **disabled**: configuration turned tracing off; spans are no-ops.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::pipeline::{Pipeline, PipelineHandle};
-use crate::sampling::{self, Sampling};
+const GLOBAL: u8 = 0;
+const DISABLED: u8 = 1;
+const PROVIDER: u8 = 2;
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
+static MODE: AtomicU8 = AtomicU8::new(GLOBAL);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
-static INSTALLED: RwLock<Option<(SdkTracerProvider, Arc<Pipeline>)>> = RwLock::new(None);
+static PROVIDER_SET: RwLock<Option<SdkTracerProvider>> = RwLock::new(None);
+
+/// Where a span is started, as decided by the current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Disabled,
+    Global,
+    Provider,
+}
+
+/// The instrumentation scope of a [`ScopedTracer`](crate::ScopedTracer).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scope {
+    pub(crate) name: &'static str,
+    pub(crate) version: &'static str,
+}
+
+impl Scope {
+    pub(crate) fn instrumentation_scope(self) -> InstrumentationScope {
+        InstrumentationScope::builder(self.name)
+            .with_version(self.version)
+            .build()
+    }
+
+    fn is(self, other: Scope) -> bool {
+        self.name == other.name && self.version == other.version
+    }
+}
+
+/// This thread's tracers of the provider in use, one per scope, tagged with the
+/// generation they belong to: making a tracer allocates, and a shared map would be a
+/// lock every thread takes on every span.
+struct Tracers {
+    generation: u64,
+    tracers: Vec<(Scope, SdkTracer)>,
+}
 
 thread_local! {
-    /// This thread's copy of the installed pipeline, tagged with the generation it
-    /// belongs to: a shared `RwLock` costs two atomic read-modify-writes per span.
-    static PIPELINE: RefCell<Option<(u64, Arc<PipelineHandle>)>> = const { RefCell::new(None) };
+    static TRACERS: RefCell<Tracers> = const {
+        RefCell::new(Tracers { generation: 0, tracers: Vec::new() })
+    };
 }
 
-/// Makes `provider` the target of all trace-core instrumentation, sampled by `policy`;
-/// trace-core's own spans end in `pipeline`, the provider's processors.
-pub(crate) fn install(provider: SdkTracerProvider, policy: Sampling, pipeline: Arc<Pipeline>) {
-    sampling::store(policy);
-    *INSTALLED
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((provider, pipeline));
+/// Makes `provider` the one trace-core's instrumentation starts spans with.
+///
+/// For a provider built outside trace-core: trace-core then uses its concrete tracer
+/// instead of going through `opentelemetry::global`, which boxes every tracer and
+/// span. The caller keeps the provider's lifecycle: flush and shut it down as usual.
+/// [`init`](crate::init) calls this for the provider it builds. This does not make
+/// `provider` the global provider; call `opentelemetry::global::set_tracer_provider`
+/// as well if other instrumentation should use it.
+///
+/// ```
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder()
+///     .with_simple_exporter(exporter.clone())
+///     .build();
+/// opentelemetry::global::set_tracer_provider(provider.clone());
+/// trace_core::set_provider(provider.clone());
+/// // ... serve; trace-core's spans reach `exporter` ...
+/// provider.shutdown().unwrap();
+/// ```
+pub fn set_provider(provider: SdkTracerProvider) {
+    *PROVIDER_SET.write().unwrap_or_else(PoisonError::into_inner) = Some(provider);
     GENERATION.fetch_add(1, Ordering::AcqRel);
-    ENABLED.store(true, Ordering::Release);
+    MODE.store(PROVIDER, Ordering::Release);
 }
 
-/// Switches instrumentation off; spans started afterwards are no-ops.
-pub(crate) fn uninstall() {
-    ENABLED.store(false, Ordering::Release);
-    *INSTALLED
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+/// Switches instrumentation off: spans started afterwards are no-ops.
+pub(crate) fn disable() {
+    MODE.store(DISABLED, Ordering::Release);
+    forget_provider();
+}
+
+/// Back to the start state: spans go through `opentelemetry::global`'s provider.
+#[cfg(feature = "testing")]
+pub(crate) fn use_global() {
+    MODE.store(GLOBAL, Ordering::Release);
+    forget_provider();
+}
+
+fn forget_provider() {
+    *PROVIDER_SET.write().unwrap_or_else(PoisonError::into_inner) = None;
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Whether a provider is installed: the first check of every span start.
+/// Whether trace-core's instrumentation starts spans: false only when configuration
+/// disabled tracing (`enabled: false`, `OTEL_SDK_DISABLED=true`). Instrumentation checks
+/// it first, so a disabled service pays one atomic load per operation.
 #[inline]
 pub fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    MODE.load(Ordering::Relaxed) != DISABLED
 }
 
-/// The installed provider, for the `tracing` bridge's SDK tracer.
+#[inline]
+pub(crate) fn target() -> Target {
+    match MODE.load(Ordering::Acquire) {
+        DISABLED => Target::Disabled,
+        PROVIDER => Target::Provider,
+        _ => Target::Global,
+    }
+}
+
+/// The provider handed to trace-core, for the `tracing` bridge's SDK tracer.
 #[cfg(feature = "tracing")]
 pub(crate) fn provider() -> Option<SdkTracerProvider> {
-    INSTALLED
+    PROVIDER_SET
         .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .as_ref()
-        .map(|(provider, _)| provider.clone())
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
-/// This thread's handle on the installed pipeline, made again after each install.
+/// Runs `start` with this thread's tracer for `scope` on the provider in use; `None`
+/// when no provider is set (it was removed since the state was read).
 #[inline]
-pub(crate) fn pipeline() -> Option<Arc<PipelineHandle>> {
+pub(crate) fn with_tracer<R>(scope: Scope, start: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
     let generation = GENERATION.load(Ordering::Acquire);
-    let cached = PIPELINE.try_with(|cached| match &*cached.borrow() {
-        Some((tag, pipeline)) if *tag == generation => Some(Arc::clone(pipeline)),
-        _ => None,
+    let mut start = Some(start);
+    let cached = TRACERS.try_with(|cell| {
+        // Shared: a processor's `on_start` may start a span of its own in here.
+        let tracers = cell.try_borrow().ok()?;
+        if tracers.generation != generation {
+            return None;
+        }
+        let (_, tracer) = tracers.tracers.iter().find(|(s, _)| s.is(scope))?;
+        start.take().map(|start| start(tracer))
     });
-    if let Ok(Some(pipeline)) = cached {
-        return Some(pipeline);
+    if let Ok(Some(result)) = cached {
+        return Some(result);
     }
-    let shared = INSTALLED
+    let tracer = PROVIDER_SET
         .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .as_ref()
-        .map(|(_, pipeline)| Arc::clone(pipeline))?;
-    let pipeline = Arc::new(PipelineHandle(shared));
-    // Not cached while the thread is exiting.
-    let _ = PIPELINE.try_with(|cached| {
-        *cached.borrow_mut() = Some((generation, Arc::clone(&pipeline)));
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()?
+        .tracer_with_scope(scope.instrumentation_scope());
+    // Not cached while the thread exits, or while this thread is inside a span start.
+    let _ = TRACERS.try_with(|cell| {
+        if let Ok(mut tracers) = cell.try_borrow_mut() {
+            if tracers.generation != generation {
+                tracers.tracers.clear();
+                tracers.generation = generation;
+            }
+            tracers.tracers.push((scope, tracer.clone()));
+        }
     });
-    Some(pipeline)
+    start.take().map(|start| start(&tracer))
 }

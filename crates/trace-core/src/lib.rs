@@ -81,27 +81,31 @@ pub mod config;
 mod context;
 mod error;
 pub mod export;
+mod guard;
 mod lifecycle;
-mod pipeline;
 pub mod propagation;
-mod recording_span;
 mod resource;
 mod sampling;
 mod shared_name;
-mod span;
+mod span_start;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod traced_span;
+mod tracer;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;
 
-pub use active::is_enabled;
+pub use active::{is_enabled, set_provider};
 pub use config::{Config, ConfigError, ConfigLoader};
 pub use context::{
     correlation_id, current_trace_id, in_context, spawn_in_context, spawn_in_current_context,
 };
 pub use error::{InitError, ShutdownError};
 pub use export::ExportReport;
-pub use lifecycle::{TracingGuard, init};
+pub use guard::TracingGuard;
+pub use lifecycle::{TracingBuilder, init};
 pub use sampling::Sampling;
 pub use shared_name::shared_name;
-pub use span::{ScopedTracer, SpanStart, TracedSpan, record_error_on};
+pub use span_start::SpanStart;
+pub use traced_span::{TracedSpan, record_error_on};
+pub use tracer::ScopedTracer;

@@ -1,26 +1,31 @@
-//! Starting tracing from a [`Config`] and stopping it within a bounded time.
+//! Starting tracing from a [`Config`]: [`init`], and [`TracingBuilder`] to customise the
+//! provider it builds.
 
+use std::fmt;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
 
+use opentelemetry_sdk::resource::ResourceDetector;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SimpleSpanProcessor, SpanExporter,
+    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, SdkTracerProvider, ShouldSample,
+    SimpleSpanProcessor, SpanExporter, SpanProcessor, TracerProviderBuilder,
 };
 
 use crate::config::{Config, ExporterKind};
-use crate::error::{InitError, ShutdownError};
-use crate::export::{self, Counters, CountingExporter, CountingProcessor, ExportReport};
-use crate::pipeline::Pipeline;
+use crate::error::InitError;
+use crate::export::{self, Counters, CountingExporter, CountingProcessor};
+use crate::guard::TracingGuard;
 use crate::sampling::Sampling;
 use crate::{active, propagation, resource};
 
 /// Starts tracing as configured and returns the guard that stops it.
 ///
-/// Installs the tracer provider (globally, and for trace-core's
-/// [`ScopedTracer`](crate::ScopedTracer)s), the configured propagators, and logs one
-/// `info` line through `tracing` saying what was set up. With `enabled: false` (or
-/// `OTEL_SDK_DISABLED=true`) nothing is installed and every span is a no-op.
+/// Builds an `SdkTracerProvider` (sampler, resource, exporters from `config`), makes it
+/// the global provider and the one trace-core's instrumentation uses, installs the
+/// configured propagators, and logs one `info` line through `tracing` saying what was
+/// set up. With `enabled: false` (or `OTEL_SDK_DISABLED=true`) nothing is installed
+/// and every span is a no-op. Use [`TracingBuilder`] to add span processors, a
+/// sampler, an ID generator or resource detectors of your own.
 ///
 /// With `protocol: grpc` this must run inside a Tokio runtime.
 ///
@@ -36,86 +41,228 @@ use crate::{active, propagation, resource};
 /// assert_eq!(report.lost(), 0);
 /// ```
 pub fn init(config: &Config) -> Result<TracingGuard, InitError> {
-    config.validate()?;
-    // Our reqwest build has no crypto provider of its own (see the README's TLS section);
-    // installing fails only when the application installed one already, which then wins.
-    #[cfg(feature = "otlp-http")]
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let shutdown_timeout = Duration::from_millis(config.shutdown_timeout_ms);
-    if !config.enabled {
-        active::uninstall();
-        let summary = "tracing disabled by configuration: no spans will be recorded or exported";
-        announce(summary);
-        return Ok(TracingGuard {
-            provider: None,
-            pipeline: None,
-            counters: Arc::new(Counters::default()),
-            shutdown_timeout,
-            summary: summary.to_owned(),
-        });
+    TracingBuilder::new(config).init()
+}
+
+/// A change to the SDK provider builder, applied by [`TracingBuilder::init`].
+type ProviderStep = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder>;
+
+/// [`init`] with the provider customised: extra span processors, your own sampler or ID
+/// generator, resource detectors, or any other setting of the SDK's provider builder.
+///
+/// ```
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SimpleSpanProcessor};
+///
+/// let config = trace_core::Config {
+///     exporters: vec![trace_core::config::ExporterKind::None],
+///     ..Default::default()
+/// };
+/// let exporter = InMemorySpanExporter::default();
+/// let guard = trace_core::TracingBuilder::new(&config)
+///     .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+///     .with_sampler(Sampler::AlwaysOn)
+///     .init()
+///     .expect("valid tracing config");
+/// guard.shutdown().expect("flushed in time");
+/// ```
+#[must_use = "nothing starts until `init` is called"]
+pub struct TracingBuilder<'a> {
+    config: &'a Config,
+    sampler: Option<(Box<dyn ShouldSample>, String)>,
+    detectors: Vec<Box<dyn ResourceDetector>>,
+    steps: Vec<(String, ProviderStep)>,
+}
+
+impl fmt::Debug for TracingBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracingBuilder")
+            .field("config", self.config)
+            .field("sampler", &self.sampler.as_ref().map(|(_, name)| name))
+            .field("detectors", &self.detectors.len())
+            .field(
+                "custom",
+                &self.steps.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
     }
-    let policy = Sampling::new(config.sampler, config.sample_rate);
-    let counters = Arc::new(Counters::default());
-    let resource = resource::build(config);
-    let mut pipeline = Pipeline::new();
-    let mut builder = SdkTracerProvider::builder()
-        .with_sampler(policy)
-        .with_resource(resource.clone());
-    let mut destinations = Vec::new();
-    for kind in dedup(&config.exporters) {
-        match kind {
-            ExporterKind::Otlp => {
-                let exporter = export::build_otlp_exporter(config)?;
-                let processor = batch(config, "otlp", exporter, &counters);
-                builder = pipeline.add(builder, processor, &resource);
-                destinations.push(format!(
-                    "otlp {} {}",
-                    config.protocol.as_str(),
-                    config.resolved_traces_endpoint()
-                ));
-            }
-            ExporterKind::Console => {
-                let exporter = export::ConsoleTreeExporter::new();
-                builder = pipeline.add(builder, simple("console", exporter, &counters), &resource);
-                destinations.push("console".to_owned());
-            }
-            ExporterKind::JsonFile => {
-                let path = config.json_file_path.clone().unwrap_or_default();
-                let exporter = export::JsonLinesExporter::create(&path)
-                    .map_err(|error| InitError::exporter("json-file exporter", error))?;
-                let processor = batch(config, "json-file", exporter, &counters);
-                builder = pipeline.add(builder, processor, &resource);
-                destinations.push(format!("json-file {path}"));
-            }
-            ExporterKind::None => {}
+}
+
+impl<'a> TracingBuilder<'a> {
+    /// Starts from `config`, as [`init`] would.
+    pub fn new(config: &'a Config) -> Self {
+        Self {
+            config,
+            sampler: None,
+            detectors: Vec::new(),
+            steps: Vec::new(),
         }
     }
-    let provider = builder.build();
-    let propagator = propagation::build_propagator(&config.propagators);
-    opentelemetry::global::set_text_map_propagator(propagator);
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    let pipeline = Arc::new(pipeline);
-    active::install(provider.clone(), policy, Arc::clone(&pipeline));
-    let service = config.service_name.as_deref().unwrap_or("(from resource)");
-    let destinations = if destinations.is_empty() {
-        "none".to_owned()
-    } else {
-        destinations.join(", ")
-    };
-    let propagators: Vec<&str> = config.propagators.iter().map(|p| p.as_str()).collect();
-    let summary = format!(
-        "tracing started: service={service} exporters=[{destinations}] sampler={} propagators={}",
-        policy.describe(),
-        propagators.join(",")
-    );
-    announce(&summary);
-    Ok(TracingGuard {
-        provider: Some(provider),
-        pipeline: Some(pipeline),
-        counters,
-        shutdown_timeout,
-        summary,
-    })
+
+    /// Adds a span processor after the configured exporters' processors. It sees every
+    /// span's `on_start` and `on_end`, and is flushed and shut down with the guard.
+    pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        let name = format!("span processor {}", short_type_name(&processor));
+        self.steps.push((
+            name,
+            Box::new(move |builder| builder.with_span_processor(processor)),
+        ));
+        self
+    }
+
+    /// Uses `sampler` instead of the configured `sampler` and `sample_rate`.
+    pub fn with_sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        let mut name = format!("{sampler:?}");
+        if name.len() > 80 {
+            let cut = (0..=77)
+                .rev()
+                .find(|&at| name.is_char_boundary(at))
+                .unwrap_or(0);
+            name.truncate(cut);
+            name.push_str("...");
+        }
+        self.sampler = Some((Box::new(sampler), name));
+        self
+    }
+
+    /// Uses `id_generator` for trace and span ids instead of the SDK's random one.
+    pub fn with_id_generator(mut self, id_generator: impl IdGenerator + 'static) -> Self {
+        let name = format!("id generator {}", short_type_name(&id_generator));
+        self.steps.push((
+            name,
+            Box::new(move |builder| builder.with_id_generator(id_generator)),
+        ));
+        self
+    }
+
+    /// Adds what `detector` finds to the resource. Configured values (service name,
+    /// `resource_attributes`, `OTEL_RESOURCE_ATTRIBUTES`) take precedence over it.
+    pub fn with_resource_detector(mut self, detector: impl ResourceDetector + 'static) -> Self {
+        self.detectors.push(Box::new(detector));
+        self
+    }
+
+    /// Any other change to the SDK's provider builder, such as span limits. Applied
+    /// after everything else, so it can override what the configuration set.
+    pub fn configure_provider(
+        mut self,
+        step: impl FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + 'static,
+    ) -> Self {
+        self.steps
+            .push(("provider settings".to_owned(), Box::new(step)));
+        self
+    }
+
+    /// Validates the configuration, builds and installs the provider, and returns the
+    /// guard that stops it.
+    pub fn init(self) -> Result<TracingGuard, InitError> {
+        let config = self.config;
+        config.validate()?;
+        // Our reqwest build has no crypto provider of its own (see the README's TLS
+        // section); installing fails only when the application installed one already,
+        // which then wins.
+        #[cfg(feature = "otlp-http")]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let shutdown_timeout = Duration::from_millis(config.shutdown_timeout_ms);
+        if !config.enabled {
+            active::disable();
+            let summary =
+                "tracing disabled by configuration: no spans will be recorded or exported";
+            announce(summary);
+            return Ok(TracingGuard {
+                provider: None,
+                counters: Arc::new(Counters::default()),
+                shutdown_timeout,
+                summary: summary.to_owned(),
+            });
+        }
+        let (sampler, sampler_name) = match self.sampler {
+            Some(custom) => custom,
+            None => {
+                let sampling = Sampling::new(config.sampler, config.sample_rate);
+                let name = sampling.to_string();
+                (sampling.into_sampler(), name)
+            }
+        };
+        let counters = Arc::new(Counters::default());
+        let mut builder = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_resource(resource::build(config, &self.detectors));
+        let mut destinations = Vec::new();
+        for kind in dedup(&config.exporters) {
+            match kind {
+                ExporterKind::Otlp => {
+                    let exporter = export::build_otlp_exporter(config)?;
+                    builder =
+                        builder.with_span_processor(batch(config, "otlp", exporter, &counters));
+                    destinations.push(format!(
+                        "otlp {} {}",
+                        config.protocol.as_str(),
+                        config.resolved_traces_endpoint()
+                    ));
+                }
+                ExporterKind::Console => {
+                    let exporter = export::ConsoleTreeExporter::new();
+                    builder = builder.with_span_processor(simple("console", exporter, &counters));
+                    destinations.push("console".to_owned());
+                }
+                ExporterKind::JsonFile => {
+                    let path = config.json_file_path.clone().unwrap_or_default();
+                    let exporter = export::JsonLinesExporter::create(&path)
+                        .map_err(|error| InitError::exporter("json-file exporter", error))?;
+                    builder = builder.with_span_processor(batch(
+                        config,
+                        "json-file",
+                        exporter,
+                        &counters,
+                    ));
+                    destinations.push(format!("json-file {path}"));
+                }
+                ExporterKind::None => {}
+            }
+        }
+        let mut custom = Vec::new();
+        for (name, step) in self.steps {
+            builder = step(builder);
+            custom.push(name);
+        }
+        let provider = builder.build();
+        let propagator = propagation::build_propagator(&config.propagators);
+        opentelemetry::global::set_text_map_propagator(propagator);
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        active::set_provider(provider.clone());
+        let service = config.service_name.as_deref().unwrap_or("(from resource)");
+        let destinations = if destinations.is_empty() {
+            "none".to_owned()
+        } else {
+            destinations.join(", ")
+        };
+        let propagators: Vec<&str> = config.propagators.iter().map(|p| p.as_str()).collect();
+        let mut summary = format!(
+            "tracing started: service={service} exporters=[{destinations}] sampler={sampler_name} propagators={}",
+            propagators.join(",")
+        );
+        if !custom.is_empty() {
+            summary.push_str(&format!(" custom=[{}]", custom.join(", ")));
+        }
+        announce(&summary);
+        Ok(TracingGuard {
+            provider: Some(provider),
+            counters,
+            shutdown_timeout,
+            summary,
+        })
+    }
+}
+
+/// The last path segment of `T`'s name, generics included: enough to recognise a
+/// processor or generator in the start-up line.
+fn short_type_name<T>(_: &T) -> &'static str {
+    let name = std::any::type_name::<T>();
+    let path_end = name.find('<').unwrap_or(name.len());
+    match name[..path_end].rfind("::") {
+        Some(at) => &name[at + 2..],
+        None => name,
+    }
 }
 
 /// Logs the start-up line through `tracing`, or to stderr when no subscriber is set yet
@@ -174,125 +321,5 @@ fn simple<E: SpanExporter + 'static>(
     CountingProcessor {
         inner: SimpleSpanProcessor::new(exporter),
         counters: Arc::clone(counters),
-    }
-}
-
-/// Keeps tracing running; flushes and shuts down on [`shutdown`](Self::shutdown) or
-/// on drop, within `shutdown_timeout_ms` even when the collector is down or hangs.
-#[derive(Debug)]
-#[must_use = "dropping the guard shuts tracing down"]
-pub struct TracingGuard {
-    provider: Option<SdkTracerProvider>,
-    /// Closed once the provider has shut down: trace-core's spans still open then are
-    /// dropped when they end, as the SDK drops its own.
-    pipeline: Option<Arc<Pipeline>>,
-    counters: Arc<Counters>,
-    shutdown_timeout: Duration,
-    summary: String,
-}
-
-impl TracingGuard {
-    /// The start-up line `init` logged: service, exporters and endpoint, sampler and
-    /// propagators (or that tracing is disabled). Log it again once your subscriber is
-    /// set up if you want it in your own log format.
-    pub fn summary(&self) -> &str {
-        &self.summary
-    }
-
-    /// Whether spans are recorded (false when tracing was disabled by configuration).
-    pub fn is_enabled(&self) -> bool {
-        self.provider.is_some()
-    }
-
-    /// Span counts so far; summed over all exporters.
-    pub fn report(&self) -> ExportReport {
-        self.counters.report()
-    }
-
-    /// Exports everything that has ended so far, waiting at most the shutdown timeout.
-    pub fn force_flush(&self) -> Result<(), ShutdownError> {
-        let Some(provider) = self.provider.clone() else {
-            return Ok(());
-        };
-        run_bounded(self.shutdown_timeout, "flush", move || {
-            provider.force_flush().map_err(|error| error.to_string())
-        })
-        .map_err(|message| ShutdownError::new(message, self.counters.report()))
-    }
-
-    /// Flushes and stops exporting; returns what was exported and what was lost.
-    ///
-    /// Never takes (much) longer than `shutdown_timeout_ms`: exporters still busy
-    /// then are abandoned and their spans counted as lost.
-    pub fn shutdown(mut self) -> Result<ExportReport, ShutdownError> {
-        self.stop()
-    }
-
-    fn stop(&mut self) -> Result<ExportReport, ShutdownError> {
-        let Some(provider) = self.provider.take() else {
-            return Ok(self.counters.report());
-        };
-        active::uninstall();
-        let timeout = self.shutdown_timeout;
-        let outcome = run_bounded(timeout, "shutdown", move || {
-            provider
-                .shutdown_with_timeout(timeout)
-                .map_err(|error| error.to_string())
-        });
-        if let Some(pipeline) = self.pipeline.take() {
-            pipeline.close();
-        }
-        let report = self.counters.report();
-        tracing::info!(
-            target: "trace_core",
-            spans_ended = report.ended,
-            spans_exported = report.exported,
-            spans_failed = report.failed,
-            spans_dropped = report.dropped(),
-            "tracing stopped: {} of {} spans exported, {} lost",
-            report.exported,
-            report.ended,
-            report.lost()
-        );
-        outcome
-            .map(|()| report)
-            .map_err(|message| ShutdownError::new(message, report))
-    }
-}
-
-impl Drop for TracingGuard {
-    fn drop(&mut self) {
-        if let Err(error) = self.stop() {
-            tracing::warn!(target: "trace_core", "{error}");
-        }
-    }
-}
-
-/// Runs a blocking SDK call on a helper thread and waits at most `timeout` for it:
-/// the SDK bounds each processor separately, this bounds them together.
-fn run_bounded(
-    timeout: Duration,
-    what: &str,
-    call: impl FnOnce() -> Result<(), String> + Send + 'static,
-) -> Result<(), String> {
-    let timed_out = || {
-        format!(
-            "{what} did not finish within {} ms (collector down or slow?)",
-            timeout.as_millis()
-        )
-    };
-    let (done, wait) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name(format!("trace-core-{what}"))
-        .spawn(move || {
-            let _ = done.send(call());
-        })
-        .map_err(|error| format!("{what} could not start a thread: {error}"))?;
-    match wait.recv_timeout(timeout + Duration::from_millis(100)) {
-        Ok(Ok(())) => Ok(()),
-        // The SDK reports its own per-processor timeout as an error string.
-        Ok(Err(error)) if error.contains("Timeout") => Err(timed_out()),
-        Ok(Err(error)) => Err(format!("{what} failed: {error}")),
-        Err(_) => Err(timed_out()),
     }
 }

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use opentelemetry::KeyValue;
+use opentelemetry::{Key, KeyValue};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::resource::{ResourceDetector, TelemetryResourceDetector};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use opentelemetry_semantic_conventions::resource::{
     DEPLOYMENT_ENVIRONMENT_NAME, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE,
@@ -13,9 +13,11 @@ use opentelemetry_semantic_conventions::resource::{
 
 use crate::Config;
 
-/// Builds the resource: `resource_attributes` (incl. `OTEL_RESOURCE_ATTRIBUTES`), then
-/// the explicit service keys on top, then the `telemetry.sdk.*` attributes.
-pub(crate) fn build(config: &Config) -> Resource {
+/// Builds the resource: the `telemetry.sdk.*` attributes, then what `detectors` find,
+/// then `resource_attributes` (incl. `OTEL_RESOURCE_ATTRIBUTES`) and the explicit
+/// service keys on top; `service.name` and `service.instance.id` get defaults when
+/// none of these set them.
+pub(crate) fn build(config: &Config, detectors: &[Box<dyn ResourceDetector>]) -> Resource {
     let mut attributes: BTreeMap<String, String> = config.resource_attributes.clone();
     let explicit = [
         (SERVICE_NAME, &config.service_name),
@@ -29,14 +31,30 @@ pub(crate) fn build(config: &Config) -> Resource {
             attributes.insert(key.to_owned(), value.clone());
         }
     }
-    attributes
-        .entry(SERVICE_NAME.to_owned())
-        .or_insert_with(default_service_name);
-    attributes
-        .entry(SERVICE_INSTANCE_ID.to_owned())
-        .or_insert_with(random_instance_id);
-    Resource::builder_empty()
+    let detected = Resource::builder_empty()
         .with_detector(Box::new(TelemetryResourceDetector))
+        .with_detectors(detectors)
+        .build();
+    let detected_has = |key: &'static str| detected.get(&Key::from_static_str(key)).is_some();
+    if !detected_has(SERVICE_NAME) {
+        attributes
+            .entry(SERVICE_NAME.to_owned())
+            .or_insert_with(default_service_name);
+    }
+    if !detected_has(SERVICE_INSTANCE_ID) {
+        attributes
+            .entry(SERVICE_INSTANCE_ID.to_owned())
+            .or_insert_with(random_instance_id);
+    }
+    let mut builder = Resource::builder_empty().with_attributes(
+        detected
+            .iter()
+            .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+    );
+    if let Some(schema_url) = detected.schema_url() {
+        builder = builder.with_schema_url(Vec::<KeyValue>::new(), schema_url.to_owned());
+    }
+    builder
         .with_attributes(
             attributes
                 .into_iter()

@@ -1,5 +1,5 @@
-//! What trace-core records for its own spans and hands to the exporters: the SDK's
-//! `SpanData` with the SDK's limits and status rules, parents and flags, ended once.
+//! What trace-core's spans carry to the exporters: the SDK's `SpanData`, with the
+//! SDK's limits and status rules, parents and flags, ended once.
 
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
@@ -82,11 +82,11 @@ fn roots_children_and_remote_parents_get_the_right_ids_and_flags() {
     );
     assert_eq!(root.parent_span_id, SpanId::INVALID);
     assert!(!root.parent_span_is_remote);
-    // Started here: sampled, and the trace id is random (W3C Level 2).
-    assert_eq!(root.span_context.trace_flags().to_u8(), 0x03);
+    // The SDK's flags for a root it sampled.
+    assert_eq!(root.span_context.trace_flags(), TraceFlags::SAMPLED);
     child.assert_child_of(&root);
     assert!(!child.parent_span_is_remote);
-    assert_eq!(child.span_context.trace_flags().to_u8(), 0x03);
+    assert_eq!(child.span_context.trace_flags(), TraceFlags::SAMPLED);
 
     assert_eq!(server.trace_id(), remote.trace_id());
     assert_eq!(server.parent_span_id, remote.span_id());

@@ -15,16 +15,34 @@ use tracing_subscriber::layer::SubscriberExt;
 static TRACER: ScopedTracer = ScopedTracer::new("spans-test", "0.0.0");
 
 #[test]
-fn unsampled_spans_never_build_attributes_and_keep_the_parent_context() {
-    let _capture =
+fn unsampled_spans_have_a_span_context_of_their_own_and_build_no_more_attributes() {
+    let capture =
         SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
-    let span = TRACER.start(SpanKind::Internal, || {
-        panic!("attributes must not be built for an unsampled span")
-    });
+    let span = TRACER.start(SpanKind::Internal, || SpanStart::new("dropped"));
     assert!(!span.is_recording());
-    assert!(!span.span_context().is_valid());
-    span.set_attributes(|| -> Vec<KeyValue> { panic!("not built either") });
+    let own = span.span_context();
+    assert!(own.is_valid());
+    assert!(!own.is_sampled());
+    span.set_attributes(|| -> Vec<KeyValue> { panic!("not built for an unsampled span") });
+    span.add_event("not built", || panic!("not built for an unsampled span"));
+
+    // Children follow the decision and share the trace: no new root.
+    let child =
+        TRACER.start_with_parent(span.context(), SpanKind::Client, || SpanStart::new("child"));
+    assert!(!child.is_recording());
+    assert_eq!(child.span_context().trace_id(), own.trace_id());
+    assert_ne!(child.span_context().span_id(), own.span_id());
+    assert_eq!(
+        injected_traceparent(child.context()),
+        format!(
+            "00-{}-{}-00",
+            own.trace_id(),
+            child.span_context().span_id()
+        )
+    );
+    child.end();
     span.end();
+    assert!(capture.spans().is_empty(), "{}", capture.outline());
 }
 
 #[test]
@@ -219,16 +237,11 @@ fn injected_traceparent(cx: &Context) -> String {
 }
 
 #[test]
-fn traces_started_here_carry_the_level_2_random_flag_downstream() {
-    let _capture = SpanCapture::install();
-    let root = TRACER.start(SpanKind::Server, || SpanStart::new("root"));
-    assert!(injected_traceparent(root.context()).ends_with("-03"));
-    let child =
-        TRACER.start_with_parent(root.context(), SpanKind::Client, || SpanStart::new("child"));
-    assert!(injected_traceparent(child.context()).ends_with("-03"));
-
-    // A remote parent's flags are passed on as they came: no random flag invented.
-    for (incoming, expected) in [("01", "-01"), ("03", "-03")] {
+fn a_remote_parents_level_2_random_flag_is_passed_on_sampled_or_not() {
+    let _capture = SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedAlwaysOn, 1.0));
+    // A remote parent's flags are passed on under a new parent id: the random flag
+    // describes the trace id, which children share, and is never invented.
+    for (incoming, expected) in [("01", "-01"), ("03", "-03"), ("00", "-00"), ("02", "-02")] {
         let remote = trace_core::propagation::parse_traceparent(&format!(
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{incoming}"
         ))
@@ -245,5 +258,9 @@ fn traces_started_here_carry_the_level_2_random_flag_downstream() {
         let sent = injected_traceparent(server.context());
         assert!(sent.ends_with(expected), "{incoming} -> {sent}");
         assert!(sent.starts_with("00-0af7651916cd43dd8448eb211c80319c-"));
+        assert!(
+            !sent.contains("-b7ad6b7169203331-"),
+            "a new parent id: {sent}"
+        );
     }
 }

@@ -211,7 +211,7 @@ where
     pub(crate) fn new(span: TracedSpan, call: F, rows: fn(&T) -> KeyValue) -> Self {
         Self {
             call,
-            child: span.is_recording().then(|| span.child_context()),
+            child: span.is_valid().then(|| span.child_context()),
             span: Some(span),
             rows,
         }

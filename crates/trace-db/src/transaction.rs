@@ -38,7 +38,7 @@ impl TracedTransaction {
     ) -> Result<Self, DbErr> {
         let parent_span_id = Context::current().span().span_context().span_id();
         let span = shared.start_transaction();
-        let begun = if span.is_recording() {
+        let begun = if span.is_valid() {
             begin.with_context(span.context().clone()).await
         } else {
             begin.await
@@ -69,7 +69,7 @@ impl TracedTransaction {
     /// for its callback.
     pub fn context(&self) -> Context {
         match &self.span.span {
-            Some(span) if span.is_recording() => span.context().clone(),
+            Some(span) if span.is_valid() => span.context().clone(),
             _ => Context::current(),
         }
     }
@@ -78,7 +78,7 @@ impl TracedTransaction {
     /// caller has entered a span of its own inside the transaction (then under
     /// that one).
     fn statement_parent(&self) -> Option<Context> {
-        let span = self.span.span.as_ref().filter(|s| s.is_recording())?;
+        let span = self.span.span.as_ref().filter(|s| s.is_valid())?;
         let current = Context::current();
         let inside = {
             let current_span = current.span();

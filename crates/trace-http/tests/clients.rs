@@ -93,10 +93,10 @@ async fn a_chain_across_two_services_shares_one_trace() {
     let client = spans.iter().find(|s| s.kind() == SpanKind::Client).unwrap();
     client.assert_child_of(&a);
     b.assert_child_of(client);
-    // Sampled, and random (Level 2): the trace was started by service A.
+    // Sampled: the trace was started by service A.
     assert_eq!(
         seen_by_b,
-        format!("00-{}-{}-03", client.trace_id(), client.span_id())
+        format!("00-{}-{}-01", client.trace_id(), client.span_id())
     );
     assert_eq!(client.attr("url.template"), "/items/{id}");
     assert_eq!(client.attr("http.response.status_code"), "200");
@@ -297,10 +297,10 @@ async fn the_hyper_client_layer_traces_and_injects() {
     let client = capture.find("GET");
     let server = capture.find("GET /items/{id}");
     server.assert_child_of(&client);
-    // Sampled, and random (Level 2): the client span started the trace.
+    // Sampled: the client span started the trace.
     assert_eq!(
         std::str::from_utf8(&seen).unwrap(),
-        format!("00-{}-{}-03", client.trace_id(), client.span_id())
+        format!("00-{}-{}-01", client.trace_id(), client.span_id())
     );
     assert!(client.attr("url.full").ends_with("/items/3?sig=REDACTED"));
     assert_eq!(client.attr("http.response.status_code"), "200");

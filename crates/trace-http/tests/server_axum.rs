@@ -309,10 +309,10 @@ async fn the_trace_id_is_returned_and_the_extractor_sees_the_span() {
         .to_owned();
     capture.wait_for_spans(3, WAIT).await;
     let server = capture.find("GET /users/{id}");
-    // A trace started here: sampled, and its id random (W3C Level 2 flag 0x02).
+    // A trace started here, and sampled.
     assert_eq!(
         traceresponse,
-        format!("00-{}-{}-03", server.trace_id(), server.span_id())
+        format!("00-{}-{}-01", server.trace_id(), server.span_id())
     );
 }
 
@@ -423,24 +423,41 @@ async fn hostile_propagation_headers_never_panic_and_start_new_traces() {
 }
 
 #[tokio::test]
-async fn unsampled_requests_build_nothing_and_keep_propagating() {
+async fn unsampled_requests_record_nothing_and_propagate_their_own_span_context() {
     let capture =
         SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
-    let layer = layer().route_with(|_| panic!("route must not be computed when unsampled"));
-    let base = serve_axum(app(layer)).await;
+    let base = serve_axum(app(layer().trace_id_header(TraceIdHeader::TraceResponse))).await;
     let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
-    let body = support::client()
+    let response = support::client()
         .get(format!("{base}/trace-id?x=1"))
         .header("traceparent", unsampled)
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
-    assert_eq!(body, "4bf92f3577b34da6a3ce929d0e0e4736");
-    let status = support::get(format!("{base}/users/1")).await.status();
-    assert_eq!(status, 200);
+    // The span does not record but has a span context of its own: the caller's trace
+    // id, a new span id, the sampled flag clear.
+    let traceresponse = response.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        traceresponse.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+            && traceresponse.ends_with("-00")
+            && !traceresponse.contains("00f067aa0ba902b7"),
+        "{traceresponse}"
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    // A root the sampler drops still gets a trace id, for the header and the logs.
+    let response = support::get(format!("{base}/users/1")).await;
+    assert_eq!(response.status(), 200);
+    let traceresponse = response.headers()["traceresponse"].to_str().unwrap();
+    assert!(
+        traceresponse.len() == 55 && traceresponse.ends_with("-00"),
+        "{traceresponse}"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(capture.spans().is_empty(), "{}", capture.outline());
 }

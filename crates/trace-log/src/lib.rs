@@ -49,7 +49,7 @@
 //! |---|---|---|
 //! | `trace_id` | 32 lowercase hex characters | the line is written inside a valid span context |
 //! | `span_id` | 16 lowercase hex characters | same |
-//! | `trace_flags` | 2 lowercase hex characters, the span's W3C trace flags: `01` sampled, `03` sampled with a random trace id, `00` not | same |
+//! | `trace_flags` | 2 lowercase hex characters, the span's W3C trace flags: `01` sampled, `00` not sampled (the span is not exported, its ids still tie lines together); `02`/`03` when a caller set the W3C Level 2 random flag | same |
 //!
 //! The names are the OpenTelemetry log-correlation names; [`TraceIdFields`] renames
 //! them. Lines outside any trace get none of the three (never all-zero ids). A line

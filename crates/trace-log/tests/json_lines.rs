@@ -1,7 +1,6 @@
 //! JSON lines: the ids of each line match the spans that were exported.
 //!
-//! Traces started in these tests are sampled with a random trace id: `trace_flags` is
-//! `03` (W3C Trace Context Level 2).
+//! Traces started in these tests are sampled roots of the SDK: `trace_flags` is `01`.
 
 mod support;
 
@@ -216,7 +215,7 @@ fn names_options_and_flattening_are_honoured() {
     let line: Value = serde_json::from_str(&output.lines()[0]).unwrap();
     assert_eq!(line["trace.id"], server.trace_id().to_string());
     assert_eq!(line["span.id"], server.span_id().to_string());
-    assert_eq!(line["trace.flags"], "03");
+    assert_eq!(line["trace.flags"], "01");
     assert_eq!(line["message"], "probing");
     assert_eq!(line["attempt"], 2);
     assert_no_ids(&line);
@@ -239,7 +238,7 @@ fn correlation_can_be_switched_off() {
 }
 
 #[test]
-fn lines_under_an_unsampled_root_carry_no_ids() {
+fn lines_under_an_unsampled_root_carry_its_ids_with_the_sampled_flag_clear() {
     use trace_core::Sampling;
     use trace_core::config::SamplerKind;
 
@@ -247,10 +246,16 @@ fn lines_under_an_unsampled_root_carry_no_ids() {
         SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
     let (output, _subscriber) = install(JsonFormat::new());
     let dropped = TRACER.start(SpanKind::Server, || SpanStart::new("GET /unsampled"));
+    let own = dropped.span_context();
     {
         let _active = dropped.context().clone().attach();
-        tracing::info!("not traced");
+        tracing::info!("not sampled");
     }
     dropped.end();
-    assert_no_ids(&output.json_line("not traced"));
+    // The trace is not exported, but its id still ties the service's log lines
+    // together and to the caller's.
+    let line = output.json_line("not sampled");
+    assert_eq!(line["trace_id"], own.trace_id().to_string());
+    assert_eq!(line["span_id"], own.span_id().to_string());
+    assert_eq!(line["trace_flags"], "00");
 }

@@ -2,8 +2,7 @@
 //! logs) still gets its ids: the per-thread line buffer is busy, so the nested line
 //! takes the unbuffered path.
 //!
-//! Traces started in these tests are sampled with a random trace id: `trace_flags` is
-//! `03` (W3C Trace Context Level 2).
+//! Traces started in these tests are sampled roots of the SDK: `trace_flags` is `01`.
 //!
 //! Needs the global dispatcher (a scoped one drops nested events), so this test binary
 //! holds this one test.
@@ -57,7 +56,7 @@ fn nested_lines_carry_the_same_ids() {
 
     let server = capture.find("GET /chatty");
     let ids = format!(
-        " trace_id={} span_id={} trace_flags=03",
+        " trace_id={} span_id={} trace_flags=01",
         server.trace_id(),
         server.span_id()
     );

@@ -1,7 +1,6 @@
 //! Human-readable lines: the inner format's line with the ids appended.
 //!
-//! Traces started in these tests are sampled with a random trace id: `trace_flags` is
-//! `03` (W3C Trace Context Level 2).
+//! Traces started in these tests are sampled roots of the SDK: `trace_flags` is `01`.
 
 mod support;
 
@@ -50,7 +49,7 @@ fn lines_in_a_span_end_with_its_ids_and_lines_outside_are_unchanged() {
     assert_eq!(
         lines[1],
         format!(
-            " INFO text_lines: handling order order.id=42 trace_id={} span_id={} trace_flags=03",
+            " INFO text_lines: handling order order.id=42 trace_id={} span_id={} trace_flags=01",
             server.trace_id(),
             server.span_id()
         )
@@ -87,7 +86,7 @@ fn renamed_fields_and_ansi_colours_of_the_inner_format() {
     );
     assert!(
         text.ends_with(&format!(
-            " traceID={} spanID={} trace_flags=03\n",
+            " traceID={} spanID={} trace_flags=01\n",
             server.trace_id(),
             server.span_id()
         )),
@@ -111,7 +110,7 @@ fn multi_line_formats_get_the_ids_after_their_last_line() {
     assert!(text.lines().count() > 1, "{text}");
     assert!(
         text.trim_end_matches('\n').ends_with(&format!(
-            " trace_id={} span_id={} trace_flags=03",
+            " trace_id={} span_id={} trace_flags=01",
             server.trace_id(),
             server.span_id()
         )),

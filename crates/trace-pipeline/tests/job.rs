@@ -223,8 +223,16 @@ async fn an_unsampled_enqueuer_is_followed_when_continuing_and_not_when_linking(
         .picked_up(Some(&unsampled), Continuation::Parent)
         .start();
     assert!(!continued.is_recording());
-    // Work it hands on keeps the unsampled decision.
-    assert_eq!(continued.trace_handle(), Some(unsampled.clone()));
+    // Work it hands on keeps the unsampled decision, under the job's own span id.
+    let handed_on = continued.trace_handle().unwrap();
+    assert!(
+        handed_on
+            .traceparent
+            .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+            && handed_on.traceparent.ends_with("-00")
+            && !handed_on.traceparent.contains("00f067aa0ba902b7"),
+        "{handed_on:?}"
+    );
     continued.finish(Outcome::Success);
 
     let linked = Job::new("linked")

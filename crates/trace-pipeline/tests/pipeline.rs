@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanKind, TraceContextExt};
-use opentelemetry::{Context, Value};
+use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 use trace_core::carrier::MapExtractor;
 use trace_core::config::SamplerKind;
 use trace_core::propagation::extract_context_with;
@@ -238,14 +239,65 @@ async fn unsampled_runs_record_nothing_and_still_run_the_work() {
         SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
     let run = PipelineRun::start("digest", Event::new("evt-21", "pipeline:data_event"));
     assert!(!run.is_recording());
-    assert_eq!(run.trace_handle(), None);
+    // Not recorded, yet a trace of its own that work handed on follows.
+    let handle = run
+        .trace_handle()
+        .expect("an unsampled run has a span context");
+    assert!(handle.traceparent.ends_with("-00"), "{handle:?}");
     let step = run.step("fetch", "rss", "fetch");
+    assert!(!step.is_recording());
     let value = step.run(async { Ok::<_, FeedError>(42) }).await.unwrap();
     run.retry(2, "timeout");
     run.finish(Outcome::Success);
     assert_eq!(value, 42);
     assert_eq!(TraceHandle::current(), None);
     assert!(capture.spans().is_empty());
+}
+
+/// Samples every span but the pipeline runs, whatever their parent.
+#[derive(Debug, Clone)]
+struct AllButRuns;
+
+impl ShouldSample for AllButRuns {
+    fn should_sample(
+        &self,
+        _parent: Option<&opentelemetry::Context>,
+        _trace_id: opentelemetry::trace::TraceId,
+        name: &str,
+        _kind: &SpanKind,
+        _attributes: &[KeyValue],
+        _links: &[opentelemetry::trace::Link],
+    ) -> SamplingResult {
+        let decision = if name.ends_with(".execute") {
+            SamplingDecision::Drop
+        } else {
+            SamplingDecision::RecordAndSample
+        };
+        SamplingResult {
+            decision,
+            attributes: Vec::new(),
+            trace_state: Default::default(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn step_names_name_the_pipeline_whatever_the_runs_sampling_decision() {
+    let capture = SpanCapture::install_with(AllButRuns);
+    let run = PipelineRun::start("digest", Event::new("evt-22", "pipeline:data_event"));
+    assert!(!run.is_recording());
+    let run_handle = run.trace_handle().unwrap();
+    let step = run.step("fetch", "rss", "fetch");
+    assert!(step.is_recording());
+    step.finish(Outcome::Success);
+    run.finish(Outcome::Success);
+    assert_eq!(capture.outline(), "Internal pipeline.digest.step.fetch\n");
+    // Its parent is the run's own (unexported) span, in the run's trace.
+    let step = capture.find("pipeline.digest.step.fetch");
+    assert_eq!(
+        run_handle.traceparent,
+        format!("00-{}-{}-00", step.trace_id(), step.parent_span_id())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -84,8 +84,9 @@ where
     fn call(&mut self, batch: Batch) -> Self::Future {
         let limits = self.limits;
         let span = TRACER.start(SpanKind::Consumer, || start_for(&batch, limits));
-        // Without a recording span the current context stays as it is.
-        let cx = span.is_recording().then(|| span.context().clone());
+        // The handler runs in the span's context, recording or not, so its children
+        // follow the sampling decision; without a span the context stays as it is.
+        let cx = span.is_valid().then(|| span.context().clone());
         let future = {
             let _active = cx.clone().map(opentelemetry::Context::attach);
             self.inner.call(batch)

@@ -107,10 +107,10 @@ where
         let span = TRACER.start_with_parent(&parent, SpanKind::Consumer, || {
             start_for(&delivery, &parent)
         });
-        // Without a recording span the handler still needs the extracted context (its
-        // sampling decision and baggage travel on), unless there is nothing in it.
-        let cx =
-            (span.is_recording() || carries_something(&parent)).then(|| span.context().clone());
+        // The handler runs in the span's context, recording or not, so its children
+        // follow the sampling decision; without a span it still needs the extracted
+        // context (baggage travels on), unless there is nothing in it.
+        let cx = (span.is_valid() || carries_something(&parent)).then(|| span.context().clone());
         let future = {
             let _active = cx.clone().map(opentelemetry::Context::attach);
             self.inner.call(delivery)

@@ -119,8 +119,9 @@ impl<P: Publisher> Publisher for TracedPublisher<P> {
             }
             trace_core::propagation::inject_context(span.context(), metadata);
         }
-        // A span that does not record leaves the current context as it was.
-        let result = if span.is_recording() {
+        // The publish runs in the span's context, recording or not; without a span the
+        // current context stays as it was.
+        let result = if span.is_valid() {
             trace_core::in_context(
                 span.context().clone(),
                 self.inner.publish(destination, message),

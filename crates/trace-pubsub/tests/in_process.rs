@@ -267,7 +267,7 @@ async fn a_batch_links_every_message_it_processes() {
 }
 
 #[tokio::test]
-async fn unsampled_publishes_propagate_nothing_and_record_nothing() {
+async fn unsampled_publishes_propagate_their_decision_and_record_nothing() {
     let capture =
         SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
     let bus = InProcessBus::new();
@@ -277,11 +277,21 @@ async fn unsampled_publishes_propagate_nothing_and_record_nothing() {
         .await
         .unwrap();
     let delivery = subscription.next().await.unwrap();
-    assert!(
-        delivery.message().metadata().is_empty(),
-        "no context to propagate"
-    );
+    // The send span does not record, but its span context travels: the consumer
+    // follows the decision instead of making one of its own.
+    let sent = delivery
+        .message()
+        .metadata()
+        .get("traceparent")
+        .map(str::to_owned);
+    let sent = sent.expect("the unsampled decision is propagated");
+    assert!(sent.ends_with("-00"), "{sent}");
     let mut handler = ConsumeLayer::new().layer(service_fn(|_: Delivery| async {
+        let seen = opentelemetry::Context::current()
+            .span()
+            .span_context()
+            .clone();
+        assert!(seen.is_valid() && !seen.is_sampled());
         Ok::<_, HandlerFailed>(Outcome::Ack)
     }));
     handler.ready().await.unwrap().call(delivery).await.unwrap();

@@ -21,12 +21,11 @@ mod awake;
 mod bench;
 mod span;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
-    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
+    InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SimpleSpanProcessor, SpanData,
 };
 
 pub use awake::CpusAwake;
@@ -34,9 +33,7 @@ pub use bench::{BenchCase, ns_per_call, print_machine};
 pub use span::CapturedSpan;
 
 use crate::active;
-use crate::pipeline::Pipeline;
 use crate::propagation::{PropagatorKind, build_propagator};
-use crate::sampling::Sampling;
 
 /// Serializes captures: trace-core's provider is process-wide, so two tests capturing
 /// at once would see each other's spans.
@@ -57,28 +54,26 @@ impl SpanCapture {
     /// Installs a capture that samples every span, with the W3C trace-context and
     /// baggage propagators installed globally.
     pub fn install() -> Self {
-        Self::install_with(Sampling::ALWAYS_ON)
+        Self::install_with(Sampler::AlwaysOn)
     }
 
-    /// Installs a capture with the given sampling policy.
-    pub fn install_with(sampling: Sampling) -> Self {
+    /// Installs a capture whose provider samples with `sampler` (for example a
+    /// [`Sampling`](crate::Sampling) from configuration).
+    pub fn install_with(sampler: impl ShouldSample + 'static) -> Self {
         let exclusive = CAPTURE_LOCK
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let exporter = InMemorySpanExporter::default();
-        let resource = Resource::builder().build();
-        let mut pipeline = Pipeline::new();
-        let builder = SdkTracerProvider::builder()
-            .with_sampler(sampling)
-            .with_resource(resource.clone());
-        let processor = SimpleSpanProcessor::new(exporter.clone());
-        let provider = pipeline.add(builder, processor, &resource).build();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+            .build();
         opentelemetry::global::set_text_map_propagator(build_propagator(&[
             PropagatorKind::TraceContext,
             PropagatorKind::Baggage,
         ]));
         opentelemetry::global::set_tracer_provider(provider.clone());
-        active::install(provider.clone(), sampling, Arc::new(pipeline));
+        active::set_provider(provider.clone());
         Self {
             exporter,
             provider,
@@ -163,7 +158,10 @@ impl SpanCapture {
 
 impl Drop for SpanCapture {
     fn drop(&mut self) {
-        active::uninstall();
+        active::use_global();
+        opentelemetry::global::set_tracer_provider(
+            opentelemetry::trace::noop::NoopTracerProvider::new(),
+        );
         let _ = self.provider.shutdown_with_timeout(Duration::from_secs(1));
     }
 }

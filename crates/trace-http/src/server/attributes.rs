@@ -1,4 +1,5 @@
-//! The server span's name and attributes; built only for sampled requests.
+//! The server span's name and attributes: what the sampler sees, and what only a
+//! recording span gets.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ const SCAN_LIMIT: usize = 16;
 
 /// The request headers the span's attributes come from (the first value of each).
 #[derive(Default)]
-struct SpanHeaders<'a> {
+pub(crate) struct SpanHeaders<'a> {
     host: Option<&'a HeaderValue>,
     user_agent: Option<&'a HeaderValue>,
     forwarded_for: Option<&'a HeaderValue>,
@@ -37,7 +38,7 @@ struct SpanHeaders<'a> {
 impl<'a> SpanHeaders<'a> {
     /// One pass over a request's few headers: each lookup by name hashes the name and
     /// probes the map, four of them a sizeable share of a sampled request's cost.
-    fn find(headers: &'a HeaderMap) -> Self {
+    pub(crate) fn find(headers: &'a HeaderMap) -> Self {
         if headers.len() > SCAN_LIMIT {
             return Self {
                 host: headers.get(HOST),
@@ -65,11 +66,12 @@ impl<'a> SpanHeaders<'a> {
     }
 }
 
-/// Everything the span starts with.
+/// The span's name and the attributes its sampler sees: the request's method, path,
+/// scheme, route and server address, cheap to have when the span starts.
 pub(crate) fn request_span_start(
     config: &ServerConfig,
     parts: &Parts,
-    peer: Option<SocketAddr>,
+    headers: &SpanHeaders<'_>,
     caller: Option<SpanContext>,
 ) -> SpanStart {
     let route = config.route.as_ref().and_then(|route| route(parts));
@@ -78,26 +80,44 @@ pub(crate) fn request_span_start(
         Some(route) => format!("{method} {route}").into(),
         None => method.into(),
     };
-    let headers = SpanHeaders::find(&parts.headers);
-    let mut attributes = Vec::with_capacity(12 + config.request_headers.len());
+    let mut attributes = Vec::with_capacity(RECORDED_ATTRIBUTES + config.request_headers.len());
     method_attributes(&parts.method, &mut attributes);
     attributes.push(KeyValue::new(URL_PATH, parts.uri.path().to_owned()));
-    attributes.push(KeyValue::new(URL_SCHEME, scheme(parts, &headers)));
-    if let Some(query) = parts.uri.query().filter(|query| !query.is_empty()) {
-        let query = config.query_keys.redact_query(query).into_owned();
-        attributes.push(KeyValue::new(URL_QUERY, query));
-    }
+    attributes.push(KeyValue::new(URL_SCHEME, scheme(parts, headers)));
     if let Some(route) = route {
         attributes.push(KeyValue::new(HTTP_ROUTE, route));
     }
-    if let Some((host, port)) = server_address(parts, &headers) {
+    if let Some((host, port)) = server_address(parts, headers) {
         attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
         if let Some(port) = port {
             attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
     }
+    let start = SpanStart::new(name).with_attributes(attributes);
+    match caller {
+        Some(caller) => start.with_links([Link::with_context(caller)]),
+        None => start,
+    }
+}
+
+/// Room for every attribute of a request span but the captured headers.
+const RECORDED_ATTRIBUTES: usize = 14;
+
+/// The attributes only a recording span gets: query, client and peer, user agent,
+/// protocol version and the captured request headers.
+pub(crate) fn recorded_request_attributes(
+    config: &ServerConfig,
+    parts: &Parts,
+    headers: &SpanHeaders<'_>,
+    peer: Option<SocketAddr>,
+) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(7 + config.request_headers.len());
+    if let Some(query) = parts.uri.query().filter(|query| !query.is_empty()) {
+        let query = config.query_keys.redact_query(query).into_owned();
+        attributes.push(KeyValue::new(URL_QUERY, query));
+    }
     let peer = peer.or_else(|| connect_info(parts));
-    match forwarded_client(&headers) {
+    match forwarded_client(headers) {
         Some(client) => attributes.push(KeyValue::new(CLIENT_ADDRESS, client.to_owned())),
         None => {
             if let Some(peer) = peer {
@@ -116,11 +136,7 @@ pub(crate) fn request_span_start(
         attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
     }
     push_headers(&config.request_headers, &parts.headers, &mut attributes);
-    let start = SpanStart::new(name).with_attributes(attributes);
-    match caller {
-        Some(caller) => start.with_links([Link::with_context(caller)]),
-        None => start,
-    }
+    attributes
 }
 
 /// Records the response status on the recording span of `cx`: `Error` only for 5xx on

@@ -17,7 +17,7 @@ use trace_core::record_error_on;
 pub(crate) struct SpanGuard(Option<Context>);
 
 impl SpanGuard {
-    /// Guards the span a context owns (from `ScopedTracer::start_context`); `None`
+    /// Guards the span a context owns (from `TracedSpan::into_context`); `None`
     /// when the request's span does not record.
     pub(crate) fn new(recorded: Option<Context>) -> Self {
         Self(recorded)

@@ -12,7 +12,7 @@ use tower_service::Service;
 use trace_core::carrier::HeaderExtractor;
 use trace_core::propagation::extract_carried_context;
 
-use super::attributes::request_span_start;
+use super::attributes::{SpanHeaders, recorded_request_attributes, request_span_start};
 use super::body::{ResponseBody, SpanGuard};
 use super::config::ServerConfig;
 use super::future::ResponseFuture;
@@ -89,7 +89,6 @@ where
             return ResponseFuture::new(future, cx, SpanGuard::none(), None);
         }
         let config = &*self.config;
-        let peer = self.peer;
         let (parent, caller) = if config.public_endpoint {
             // A new trace, linked to the caller's.
             let caller = incoming.span().span_context().clone();
@@ -97,11 +96,18 @@ where
         } else {
             (incoming, None)
         };
-        let recorded = TRACER.start_context(&parent, SpanKind::Server, || {
-            request_span_start(config, &parts, peer, caller)
+        let headers = SpanHeaders::find(&parts.headers);
+        let span = TRACER.start_with_parent(&parent, SpanKind::Server, || {
+            request_span_start(config, &parts, &headers, caller)
         });
-        let span = SpanGuard::new(recorded.clone());
-        let cx = match recorded {
+        span.set_attributes(|| recorded_request_attributes(config, &parts, &headers, self.peer));
+        // The handler runs in the span's context, recording or not, so its children
+        // and outgoing calls follow the sampling decision.
+        let recording = span.is_recording();
+        let owned = span.is_valid().then(|| span.into_context());
+        // Only a recording span has anything to end or record the response on.
+        let span = SpanGuard::new(owned.as_ref().filter(|_| recording).cloned());
+        let cx = match owned {
             Some(cx) => Some(cx),
             None if extracted || config.public_endpoint => Some(parent),
             None => None,
