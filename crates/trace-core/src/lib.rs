@@ -83,6 +83,7 @@ mod error;
 pub mod export;
 mod lifecycle;
 mod pipeline;
+mod probability_sampler;
 pub mod propagation;
 mod recording_span;
 mod resource;
@@ -102,6 +103,7 @@ pub use context::{
 pub use error::{InitError, ShutdownError};
 pub use export::ExportReport;
 pub use lifecycle::{TracingGuard, init};
+pub use probability_sampler::ProbabilitySampler;
 pub use sampling::Sampling;
 pub use shared_name::shared_name;
 pub use span::{ScopedTracer, SpanStart, TracedSpan, record_error_on};
