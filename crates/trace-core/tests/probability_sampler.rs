@@ -47,7 +47,7 @@ fn within_bounds(fraction: f64, p: f64, count: usize) -> bool {
 }
 
 #[test]
-fn sampled_spans_are_exported_with_the_threshold_in_their_tracestate() {
+fn spans_sampled_by_probability_are_exported_with_the_threshold_in_tracestate() {
     const ROOTS: usize = 4000;
     let (tracer, exporter) = provider(ParentBasedSampler::new(ProbabilitySampler::new(0.5)));
     for _ in 0..ROOTS {
@@ -74,7 +74,7 @@ fn sampled_spans_are_exported_with_the_threshold_in_their_tracestate() {
 }
 
 #[test]
-fn rv_from_the_parent_decides_instead_of_the_trace_id() {
+fn probability_decisions_take_rv_from_the_parent_over_the_trace_id() {
     let (tracer, exporter) = provider(ProbabilitySampler::new(0.5));
     // The trace id's randomness is all ones, and `rv` is below 0x80000000000000.
     let low_rv = remote_parent(u128::MAX, "ot=rv:7fffffffffffff");
@@ -93,7 +93,7 @@ fn rv_from_the_parent_decides_instead_of_the_trace_id() {
 }
 
 #[test]
-fn other_vendors_keep_their_members_beside_ot() {
+fn probability_sampling_keeps_other_vendors_members_beside_ot() {
     let (tracer, exporter) = provider(ProbabilitySampler::new(0.25));
     let parent = remote_parent(
         1 << 64,
@@ -110,7 +110,7 @@ fn other_vendors_keep_their_members_beside_ot() {
 }
 
 #[test]
-fn a_downstream_service_at_a_lower_ratio_keeps_a_subset_of_the_upstream_traces() {
+fn a_downstream_service_at_a_lower_probability_keeps_a_subset_of_the_upstream_traces() {
     const TRACES: usize = 10_000;
     let (upstream, upstream_spans) =
         provider(ParentBasedSampler::new(ProbabilitySampler::new(0.5)));
