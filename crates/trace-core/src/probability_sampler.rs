@@ -33,9 +33,6 @@ const OT_KEY: &str = "ot";
 /// The longest `ot` value (tracestate-handling.md: "MUST NOT exceed 256 characters").
 const MAX_OT_LEN: usize = 256;
 
-/// The most members a valid `ot` value of 256 characters can hold (`a:;` each).
-const MAX_OT_MEMBERS: usize = MAX_OT_LEN.div_ceil(3);
-
 /// A sampler that keeps a span when its trace's 56-bit randomness `R` is at least the
 /// rejection threshold `T` derived from a ratio, so that a trace kept at one ratio is
 /// kept at every higher ratio, in every service and SDK that follows the specification.
@@ -162,27 +159,49 @@ impl ProbabilitySampler {
         } else {
             SamplingDecision::Drop
         };
-        let others = match (ot, &parsed) {
-            (Some(ot), Some(_)) => OtValue::without_threshold(ot),
-            _ => String::new(),
+        // The members to keep from the parent's `ot` value: none from an invalid one.
+        let others = match (ot, parsed) {
+            // The parent's tracestate holds already: no `th` to remove, or ours in front.
+            (None, _) if !sampled => return (decision, state.clone()),
+            (Some(_), Some(parsed)) if !sampled && !parsed.has_threshold => {
+                return (decision, state.clone());
+            }
+            (Some(ot), Some(_)) if sampled && self.leads(ot) => return (decision, state.clone()),
+            (Some(ot), Some(_)) => ot,
+            _ => "",
         };
-        let new_ot = if sampled {
-            self.with_threshold(others)
-        } else {
-            // sdk.md, CompositeSampler: a negative decision removes `th`.
-            others
-        };
-        (decision, replace_ot(state, ot, new_ot))
+        (
+            decision,
+            replace_ot(state, ot, self.rewrite(others, sampled)),
+        )
     }
 
-    /// `th:<T>` followed by the other `ot` sub-keys, or the other sub-keys alone when
-    /// the value would pass 256 characters: tracestate-handling.md advises aborting the
-    /// update, and a kept span without `th` only means its probability is unknown.
-    fn with_threshold(&self, others: String) -> String {
-        if others.is_empty() {
-            return self.threshold_member.to_string();
+    /// Whether the valid `ot` value starts with this sampler's `th`, its only `th`.
+    fn leads(&self, ot: &str) -> bool {
+        ot.strip_prefix(&*self.threshold_member)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(';'))
+    }
+
+    /// The `ot` value for a decision: `th:<T>` when sampled, then the members of the
+    /// valid `others` but its `th` (sdk.md, CompositeSampler: a negative decision
+    /// removes `th`).
+    fn rewrite(&self, others: &str, sampled: bool) -> String {
+        let mut value = String::with_capacity(self.threshold_member.len() + 1 + others.len());
+        if sampled {
+            value.push_str(&self.threshold_member);
         }
-        if self.threshold_member.len() + 1 + others.len() > MAX_OT_LEN {
+        let kept = others
+            .split(';')
+            .filter(|m| !m.is_empty() && !m.starts_with("th:"));
+        for member in kept {
+            if !value.is_empty() {
+                value.push(';');
+            }
+            value.push_str(member);
+        }
+        if sampled && value.len() > MAX_OT_LEN {
+            // tracestate-handling.md advises aborting the update; a kept span without
+            // `th` only has an unknown probability.
             if !self.warned.ot_too_long.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     target: "trace_core",
@@ -191,12 +210,8 @@ impl ProbabilitySampler {
                     self.threshold_member
                 );
             }
-            return others;
+            value.replace_range(..=self.threshold_member.len(), "");
         }
-        let mut value = String::with_capacity(self.threshold_member.len() + 1 + others.len());
-        value.push_str(&self.threshold_member);
-        value.push(';');
-        value.push_str(&others);
         value
     }
 
@@ -303,6 +318,8 @@ fn trace_id_randomness(trace_id: TraceId) -> u64 {
 struct OtValue {
     /// A valid `rv` sub-key: exactly 14 lowercase hex digits (tracestate-handling.md).
     randomness: Option<u64>,
+    /// Whether a `th` sub-key is present, valid or not.
+    has_threshold: bool,
 }
 
 impl OtValue {
@@ -313,34 +330,34 @@ impl OtValue {
         if value.is_empty() || value.len() > MAX_OT_LEN {
             return None;
         }
-        let mut keys = [""; MAX_OT_MEMBERS];
         let mut randomness = None;
-        for (index, member) in value.split(';').enumerate() {
+        let mut has_threshold = false;
+        // Where the current member starts: the members before it are checked already.
+        let mut start = 0;
+        for member in value.split(';') {
             let (key, sub_value) = member.split_once(':')?;
             if !valid_key(key) || !sub_value.bytes().all(valid_value_byte) {
                 return None;
             }
-            if keys[..index].contains(&key) {
+            // A look back is cheaper than a set for the few members `ot` holds.
+            let earlier = value[..start].split_terminator(';');
+            if earlier
+                .filter_map(|m| m.split_once(':'))
+                .any(|(k, _)| k == key)
+            {
                 return None;
             }
-            keys[index] = key;
-            if key == "rv" {
-                randomness = parse_randomness(sub_value);
+            start += member.len() + 1;
+            match key {
+                "rv" => randomness = parse_randomness(sub_value),
+                "th" => has_threshold = true,
+                _ => {}
             }
         }
-        Some(Self { randomness })
-    }
-
-    /// The members of a valid `ot` value other than `th`, in their order.
-    fn without_threshold(value: &str) -> String {
-        let mut others = String::with_capacity(value.len());
-        for member in value.split(';').filter(|member| !member.starts_with("th:")) {
-            if !others.is_empty() {
-                others.push(';');
-            }
-            others.push_str(member);
-        }
-        others
+        Some(Self {
+            randomness,
+            has_threshold,
+        })
     }
 }
 
@@ -369,12 +386,12 @@ fn parse_randomness(value: &str) -> Option<u64> {
 /// `state` with its `ot` member (`old`) replaced by `new`, moved to the front when it
 /// changed (W3C: a modified member moves to the left), removed when `new` is empty.
 fn replace_ot(state: &TraceState, old: Option<&str>, new: String) -> TraceState {
-    let updated = match old {
-        None if new.is_empty() => return state.clone(),
-        // An empty `ot` value is invalid, so it goes too.
-        Some(_) if new.is_empty() => state.delete(OT_KEY),
-        Some(old) if old == new => return state.clone(),
-        _ => state.insert(OT_KEY, new),
+    let updated = if new.is_empty() {
+        state.delete(OT_KEY)
+    } else if old == Some(new.as_str()) {
+        return state.clone();
+    } else {
+        state.insert(OT_KEY, new)
     };
     // Neither can fail: `ot` is a valid key and `new` uses only `ot` grammar characters
     // within 256 characters.
@@ -614,6 +631,14 @@ mod tests {
         assert_eq!(dropped.trace_state.header(), "a=1,b=2");
         let dropped = child(&sampler, HIGH, 0x03, "a=1,ot=rv:00000000000000,b=2");
         assert_eq!(dropped.trace_state.header(), "a=1,ot=rv:00000000000000,b=2");
+
+        // Our `th` already in front leaves `ot` as it is, and where it is.
+        let kept = child(&sampler, LOW, 0x03, "a=1,ot=th:8;rv:ffffffffffffff");
+        assert_eq!(kept.trace_state.header(), "a=1,ot=th:8;rv:ffffffffffffff");
+        let kept = child(&sampler, LOW, 0x03, "a=1,ot=rv:ffffffffffffff;th:8");
+        assert_eq!(kept.trace_state.header(), "ot=th:8;rv:ffffffffffffff,a=1");
+        let kept = child(&sampler, LOW, 0x03, "a=1,ot=th:80;rv:ffffffffffffff");
+        assert_eq!(kept.trace_state.header(), "ot=th:8;rv:ffffffffffffff,a=1");
     }
 
     #[test]
@@ -628,6 +653,7 @@ mod tests {
             "rv:00000000000000;x:a b",
             "rv:00000000000000;x:+",
             "rv:00000000000000;rv:00000000000000",
+            "x:1;rv:00000000000000;x:2",
             "",
         ];
         for ot in invalid {
