@@ -41,7 +41,10 @@ const MAX_OT_LEN: usize = 256;
 /// `TraceIdRatioBased`), implemented as the OpenTelemetry SDK's [`ShouldSample`]:
 ///
 /// - `T` is `(1 - ratio) * 2^56` rounded to 4 significant hex digits, the precision the
-///   spec recommends; [`threshold`](Self::threshold) returns it as written to `th`.
+///   spec recommends SDKs use, with a digit more for each leading `f` of small ratios
+///   (`e666` for 0.1, `fd70a` for 0.01). Decisions use this rounded `T`, so a span is
+///   kept exactly when `R` reaches the `th` written; [`threshold`](Self::threshold)
+///   returns it.
 /// - `R` is the `rv` sub-key of the parent's `ot` tracestate member when it holds a
 ///   valid value, else the trace id's least significant 56 bits.
 /// - A sampled span's tracestate carries `th:<T>` in its `ot` member, which then moves
@@ -75,10 +78,14 @@ const MAX_OT_LEN: usize = 256;
 /// }
 /// ```
 ///
-/// Ratios at or above 1 sample every span with `th:0`. Ratios below the spec's
-/// minimum of 2^-56, including zero, negative ratios and NaN, sample nothing (the spec
-/// does not define them as probabilities; it drops where `ComposableProbability`
-/// would fall back to always-off).
+/// Ratios at or above 1 sample every span with `th:0`, and so do ratios within about
+/// 7.6e-6 of 1, whose `T` rounds to 0 (the spec adds no digits near 1). Ratios below the
+/// spec's minimum of 2^-56, including zero, negative ratios and NaN, sample nothing: the
+/// spec does not define them, and turns a `ComposableProbability` of 0 into always-off.
+///
+/// A child decided on trace id bits that its parent did not flag as random (W3C Level 2
+/// `random` flag) logs one warning per sampler, as the spec asks. The specification of
+/// this sampler still has the status "Development".
 #[derive(Clone)]
 pub struct ProbabilitySampler {
     ratio: f64,
@@ -159,9 +166,9 @@ impl ProbabilitySampler {
         } else {
             SamplingDecision::Drop
         };
-        // The members to keep from the parent's `ot` value: none from an invalid one.
+        // The parent's `ot` members to keep: none from an invalid value.
         let others = match (ot, parsed) {
-            // The parent's tracestate holds already: no `th` to remove, or ours in front.
+            // The parent's tracestate is the answer: no `th` to remove, or ours in front.
             (None, _) if !sampled => return (decision, state.clone()),
             (Some(_), Some(parsed)) if !sampled && !parsed.has_threshold => {
                 return (decision, state.clone());
@@ -182,9 +189,10 @@ impl ProbabilitySampler {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with(';'))
     }
 
-    /// The `ot` value for a decision: `th:<T>` when sampled, then the members of the
-    /// valid `others` but its `th` (sdk.md, CompositeSampler: a negative decision
-    /// removes `th`).
+    /// The `ot` value for a decision: `th:<T>` when sampled, then every member of the
+    /// valid `others` except `th`. A dropped span loses `th` (sdk.md, CompositeSampler);
+    /// `rv` goes out unchanged (sdk.md, "Do not overwrite explicit randomness"), and so
+    /// do sub-keys this sampler does not know (tracestate-handling.md, "Setting values").
     fn rewrite(&self, others: &str, sampled: bool) -> String {
         let mut value = String::with_capacity(self.threshold_member.len() + 1 + others.len());
         if sampled {
@@ -537,7 +545,12 @@ mod tests {
         // The spec adds no digits for leading zeros, so these keep 4 digits of `T`.
         assert_eq!(ProbabilitySampler::new(0.999).threshold(), Some("0042"));
         assert_eq!(ProbabilitySampler::new(0.99999).threshold(), Some("0001"));
-        assert_eq!(ProbabilitySampler::new(1.0 - 1e-9).threshold(), Some("0"));
+        // Half a digit, 2^-17 (7.63e-6), below 1 is where `T` rounds to 0.
+        assert_eq!(
+            ProbabilitySampler::new(1.0 - 8e-6).threshold(),
+            Some("0001")
+        );
+        assert_eq!(ProbabilitySampler::new(1.0 - 7e-6).threshold(), Some("0"));
     }
 
     #[test]
