@@ -97,7 +97,7 @@ fn roots_children_and_remote_parents_get_the_right_ids_and_flags() {
 }
 
 #[test]
-fn sampled_roots_under_a_ratio_follow_the_trace_id_ratio_rule() {
+fn sampled_roots_under_a_ratio_follow_the_consistent_probability_rule() {
     let capture = SpanCapture::install_with(Sampling::new(SamplerKind::TraceIdRatio, 0.5));
     let started = 400;
     for _ in 0..started {
@@ -106,15 +106,16 @@ fn sampled_roots_under_a_ratio_follow_the_trace_id_ratio_rule() {
             .end();
     }
     let spans = capture.spans();
-    // The OpenTelemetry rule: the trace id's low 63 bits below ratio * 2^63.
-    let bound = (0.5 * (1u64 << 63) as f64) as u64;
+    // The specification's rule: the trace id's low 56 bits at least the rejection
+    // threshold (2^55 for one half), which the span's tracestate records as `th:8`.
     for span in &spans {
-        let low = u128::from_be_bytes(span.trace_id().to_bytes()) as u64;
+        let low = u128::from_be_bytes(span.trace_id().to_bytes()) as u64 & ((1 << 56) - 1);
         assert!(
-            low >> 1 < bound,
+            low >= 1 << 55,
             "{} should not have been sampled",
             span.trace_id()
         );
+        assert_eq!(span.span_context.trace_state().get("ot"), Some("th:8"));
     }
     // 400 fair coin flips: outside 120..=280 has a probability below 1e-15.
     assert!(

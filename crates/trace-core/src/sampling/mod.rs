@@ -9,13 +9,27 @@ use opentelemetry_sdk::trace::{ParentBasedSampler, Sampler, SamplingResult, Shou
 
 use crate::config::SamplerKind;
 
+mod ot;
+mod probability;
+
+pub use probability::ProbabilitySampler;
+
 /// The sampler named by `sampler` and `sample_rate` in the configuration (or
 /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`), as an SDK [`ShouldSample`].
 ///
+/// `traceidratio` is the specification's consistent [`ProbabilitySampler`] (the
+/// successor of `TraceIdRatioBased`, which the SDK specification now defines the same
+/// way): its decision follows the trace's W3C Level 2 randomness, so services with
+/// different ratios keep consistent traces, and it records its threshold in the `ot`
+/// tracestate member. It differs from opentelemetry-rust's
+/// `Sampler::TraceIdRatioBased`, which compares other bits of the trace id; a service
+/// that must match that sampler's decisions passes it to
+/// [`TracingBuilder::with_sampler`](crate::TracingBuilder::with_sampler).
+///
 /// `parentbased_*` kinds are the SDK's [`ParentBasedSampler`], which follows a valid
-/// parent's decision and hands roots to the named root sampler. A service that needs
-/// another sampler passes its own `ShouldSample` to
-/// [`TracingBuilder::with_sampler`](crate::TracingBuilder::with_sampler) instead.
+/// parent's decision, hands roots to the named root sampler and keeps the tracestate
+/// that sampler writes. A service that needs another sampler passes its own
+/// `ShouldSample` to `TracingBuilder::with_sampler` instead.
 ///
 /// ```
 /// use trace_core::config::SamplerKind;
@@ -42,7 +56,7 @@ impl Sampling {
         let sampler: Box<dyn ShouldSample> = match kind {
             SamplerKind::AlwaysOn => Box::new(Sampler::AlwaysOn),
             SamplerKind::AlwaysOff => Box::new(Sampler::AlwaysOff),
-            SamplerKind::TraceIdRatio => Box::new(Sampler::TraceIdRatioBased(ratio)),
+            SamplerKind::TraceIdRatio => Box::new(ProbabilitySampler::new(ratio)),
             SamplerKind::ParentBasedAlwaysOn => {
                 Box::new(ParentBasedSampler::new(Sampler::AlwaysOn))
             }
