@@ -16,6 +16,7 @@ use std::time::Duration;
 mod otlp;
 mod servers;
 mod system;
+mod venv;
 
 use crate::util::{Result, succeeds, wait_until, which};
 use servers::pg_bin;
@@ -52,10 +53,10 @@ impl Service {
     }
 
     /// Debian packages to install before this service can start (empty: all present).
-    fn missing_packages(self, venv: &Path) -> Vec<&'static str> {
+    fn missing_packages(self, target_dir: &Path) -> Vec<&'static str> {
         let missing = |bins: &[&str]| bins.iter().any(|b| which(b).is_none());
         match self {
-            Service::OtlpSink => otlp::missing_packages(venv),
+            Service::OtlpSink => otlp::venv(target_dir).missing_packages(),
             Service::Redis if missing(&["redis-server", "redis-cli"]) => vec!["redis-server"],
             Service::Postgres if pg_bin().is_none() => vec!["postgresql"],
             Service::Mariadb
@@ -112,12 +113,10 @@ pub(crate) fn provision(
         env: Vec::new(),
         running: Vec::new(),
     };
-    let venv = otlp::venv_dir(target_dir);
-
     let mut failed: BTreeMap<Service, String> = BTreeMap::new();
     let needs: Vec<(Service, Vec<&str>)> = wanted
         .iter()
-        .map(|s| (*s, s.missing_packages(&venv)))
+        .map(|s| (*s, s.missing_packages(target_dir)))
         .filter(|(_, packages)| !packages.is_empty())
         .collect();
     if !needs.is_empty() {
@@ -132,7 +131,7 @@ pub(crate) fn provision(
         let result = match failed.remove(service) {
             Some(e) => Err(e),
             None => match service {
-                Service::OtlpSink => otlp::provision(&venv, &services.run_dir),
+                Service::OtlpSink => otlp::provision(&otlp::venv(target_dir), &services.run_dir),
                 Service::Redis => services.start_redis(),
                 Service::Postgres => services.start_postgres(),
                 Service::Mariadb => services.start_mariadb(),
