@@ -1,5 +1,7 @@
 //! Real components for the test suites, never mocks: Debian's Redis, PostgreSQL and MariaDB
-//! servers on loopback (`servers.rs`), and the Python OTLP receiver (`otlp.rs`).
+//! servers on loopback (`servers.rs`), the Python OTLP receiver (`otlp.rs`), and the Python
+//! venv the official W3C Trace Context suite runs in (`w3c_suite.rs`); both venvs are cached
+//! (`venv.rs`).
 //!
 //! Each run keeps its data under `$TMPDIR/trace-rs-services/run-<pid>` (override with
 //! `TRACE_RS_SERVICES_DIR`; /tmp because the database servers run as their own users and
@@ -17,10 +19,12 @@ mod otlp;
 mod servers;
 mod system;
 mod venv;
+mod w3c_suite;
 
 use crate::util::{Result, succeeds, wait_until, which};
 use servers::pg_bin;
 use system::{apt_install, kill_pid_file, privileged, stop_leftovers};
+pub(crate) use w3c_suite::PYTHON_ENV as W3C_SUITE_PYTHON_ENV;
 
 /// A component named in `[package.metadata.trace-rs] test-services`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,14 +33,16 @@ pub(crate) enum Service {
     Redis,
     Postgres,
     Mariadb,
+    W3cSuite,
 }
 
 impl Service {
-    const ALL: [Service; 4] = [
+    const ALL: [Service; 5] = [
         Service::OtlpSink,
         Service::Redis,
         Service::Postgres,
         Service::Mariadb,
+        Service::W3cSuite,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -45,6 +51,7 @@ impl Service {
             Service::Redis => "redis",
             Service::Postgres => "postgres",
             Service::Mariadb => "mariadb",
+            Service::W3cSuite => "w3c-suite",
         }
     }
 
@@ -57,6 +64,7 @@ impl Service {
         let missing = |bins: &[&str]| bins.iter().any(|b| which(b).is_none());
         match self {
             Service::OtlpSink => otlp::venv(target_dir).missing_packages(),
+            Service::W3cSuite => w3c_suite::venv(target_dir).missing_packages(),
             Service::Redis if missing(&["redis-server", "redis-cli"]) => vec!["redis-server"],
             Service::Postgres if pg_bin().is_none() => vec!["postgresql"],
             Service::Mariadb
@@ -132,6 +140,7 @@ pub(crate) fn provision(
             Some(e) => Err(e),
             None => match service {
                 Service::OtlpSink => otlp::provision(&otlp::venv(target_dir), &services.run_dir),
+                Service::W3cSuite => w3c_suite::provision(&w3c_suite::venv(target_dir)),
                 Service::Redis => services.start_redis(),
                 Service::Postgres => services.start_postgres(),
                 Service::Mariadb => services.start_mariadb(),
@@ -153,6 +162,20 @@ pub(crate) fn provision(
         }
     }
     Ok(services)
+}
+
+impl Services {
+    /// This run's directory, for logs; removed when the services stop.
+    pub(crate) fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// The value of a variable the provisioned components set.
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find_map(|(k, v)| (k == name).then_some(v.as_str()))
+    }
 }
 
 impl Drop for Services {
