@@ -12,6 +12,7 @@ mod services;
 mod test;
 mod tidy;
 mod util;
+mod w3c;
 
 use std::process::ExitCode;
 
@@ -22,7 +23,8 @@ Tasks:
   deps    check the layering rule and that one opentelemetry version is resolved
   tidy    check crate READMEs, CHANGELOGs, crate docs, forbidden macros, final newlines
   test    provision the real components the tests need (OTLP receiver, Redis, PostgreSQL,
-          MariaDB) and run all tests; this is the README's test command
+          MariaDB, Python for the W3C suite), run all tests and the official W3C Trace
+          Context suite; this is the README's test command
   ci      fmt, clippy, doc, deps, tidy, test and cargo-deny, as CI runs them
   bench   run the benchmarks
   compat  test each crate against the oldest and newest release of its target library;

@@ -8,23 +8,33 @@ use std::thread;
 
 use crate::services::{self, Service};
 use crate::util::{self, Result};
+use crate::w3c;
 
 const HELP: &str = "\
 cargo xtask test [--strict] [ARGS...]
 
 Provisions the components that workspace members list in
-`[package.metadata.trace-rs] test-services` (otlp-sink, redis, postgres, mariadb), runs
-`cargo nextest run --workspace --all-features --no-fail-fast` (or `cargo test` without
-cargo-nextest) and `cargo test --workspace --all-features --doc`, then stops the servers.
+`[package.metadata.trace-rs] test-services` (otlp-sink, redis, postgres, mariadb, w3c-suite),
+runs `cargo nextest run --workspace --all-features --no-fail-fast` (or `cargo test` without
+cargo-nextest) and `cargo test --workspace --all-features --doc`, then the official W3C
+Trace Context suite, then stops the servers.
 
 The tests find the components through TRACE_RS_OTLP_SINK_PYTHON, TRACE_RS_REDIS_URL,
 TRACE_RS_REDIS_SERVER, TRACE_RS_POSTGRES_URL and TRACE_RS_MYSQL_URL. Server data lives under
-$TMPDIR/trace-rs-services (TRACE_RS_SERVICES_DIR); the OTLP receiver's Python venv is cached
-next to the target dir (TRACE_RS_OTLP_VENV).
+$TMPDIR/trace-rs-services (TRACE_RS_SERVICES_DIR); the Python venvs of the OTLP receiver and
+of the W3C suite are cached next to the target dir (TRACE_RS_OTLP_VENV, TRACE_RS_W3C_VENV).
+
+The W3C suite (examples/w3c-test-service/w3c-suite, w3c/trace-context's `test/`) runs when
+w3c-test-service is selected (it is, without -p): `cargo build -p w3c-test-service`, the
+service on a free loopback port, then `STRICT_LEVEL=2 SPEC_LEVEL=2 python test.py
+http://127.0.0.1:PORT/test` in the venv with aiohttp. It prints
+`w3c-trace-context: PASSED/RAN passed (...)` and the failing tests' names; the task fails
+unless every test passed. `cargo xtask test -p w3c-test-service` runs only that package's
+tests and the suite.
 
 Options:
   --strict   a component that cannot be provisioned is an error (the default under CI=true);
-             otherwise it is a warning and the tests that need it skip
+             otherwise it is a warning and the tests that need it skip (the W3C suite too)
   ARGS       passed to both test runners, e.g. a test name filter or `-p trace-core`";
 
 pub(crate) fn run(args: &[String]) -> Result {
@@ -94,12 +104,25 @@ pub(crate) fn run(args: &[String]) -> Result {
             failures.push(e);
         }
     }
+    let w3c_suite = wanted.contains(&Service::W3cSuite).then(|| {
+        let python = services.var(services::W3C_SUITE_PYTHON_ENV);
+        python.map(|python| w3c::run(python.as_ref(), services.run_dir()))
+    });
     drop(services);
 
     println!(
         "xtask: {} passed, {} failed, {} skipped",
         counts.passed, counts.failed, counts.skipped
     );
+    match w3c_suite {
+        Some(Some(Ok(()))) | None => {}
+        Some(Some(Err(e))) => failures.push(e),
+        Some(None) => println!(
+            "w3c-trace-context: SKIPPED: the official W3C suite did not run, because its Python \
+             venv with aiohttp could not be provisioned (see the warning above); CI=true or \
+             --strict make that an error"
+        ),
+    }
     if failures.is_empty() {
         Ok(())
     } else {
@@ -121,7 +144,7 @@ fn wanted_services(meta: &serde_json::Value, selected: &[String]) -> Result<BTre
             let service = value.as_str().and_then(Service::parse).ok_or_else(|| {
                 format!(
                     "{name}: unknown test-services entry {value} \
-                     (known: otlp-sink, redis, postgres, mariadb)"
+                     (known: otlp-sink, redis, postgres, mariadb, w3c-suite)"
                 )
             })?;
             wanted.insert(service);
@@ -270,6 +293,20 @@ mod tests {
                 skipped: 6
             }
         );
+    }
+
+    #[test]
+    fn the_w3c_suite_runs_with_the_whole_workspace_or_its_package() {
+        let meta = util::metadata(true).unwrap();
+        let runs = |selected: &[&str]| {
+            let selected: Vec<String> = selected.iter().map(|s| s.to_string()).collect();
+            wanted_services(&meta, &selected)
+                .unwrap()
+                .contains(&Service::W3cSuite)
+        };
+        assert!(runs(&[]));
+        assert!(runs(&["w3c-test-service"]));
+        assert!(!runs(&["trace-core"]));
     }
 
     #[test]

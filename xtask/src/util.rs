@@ -29,6 +29,24 @@ pub(crate) fn project_root() -> PathBuf {
 pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(project_root());
+    // `cargo run` gave us xtask's package variables. Build scripts that track one (ring
+    // tracks CARGO_MANIFEST_DIR and CARGO_PKG_NAME) would otherwise rebuild, with all that
+    // depends on them, each time a build alternates between `cargo xtask` and plain cargo.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        let package_var = key.starts_with("CARGO_PKG_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if package_var {
+            cmd.env_remove(&*key);
+        }
+    }
     cmd
 }
 
@@ -163,4 +181,24 @@ pub(crate) fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> 
 /// Whether `args` asks for help.
 pub(crate) fn wants_help(args: &[String]) -> bool {
     args.iter().any(|a| a == "--help" || a == "-h")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_cargo_does_not_inherit_our_package_variables() {
+        // The test harness runs with this package's variables set, as `cargo run` does.
+        assert!(env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let cmd = cargo();
+        let removed: Vec<_> = cmd
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(key, _)| key.to_string_lossy().into_owned())
+            .collect();
+        assert!(removed.iter().any(|k| k == "CARGO_MANIFEST_DIR"));
+        assert!(removed.iter().any(|k| k == "CARGO_PKG_NAME"));
+        assert!(!removed.iter().any(|k| k == "PATH"));
+    }
 }

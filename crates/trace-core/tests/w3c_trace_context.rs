@@ -44,14 +44,25 @@ fn rejected(traceparent: &str) {
     assert_eq!(got, None, "accepted {traceparent:?}");
 }
 
-/// Extracts with a valid traceparent and returns the tracestate that survived.
+/// Extracts with a valid traceparent, injects the context again, and returns the
+/// tracestate sent on.
 #[track_caller]
 fn tracestate(values: &[&str]) -> Option<String> {
     let mut pairs = vec![("traceparent", VALID)];
     pairs.extend(values.iter().map(|v| ("tracestate", *v)));
-    let span_context = extract(&pairs).expect("traceparent is used even if tracestate is bad");
-    let header = span_context.trace_state().header();
-    (!header.is_empty()).then_some(header)
+    let map = headers(&pairs);
+    let propagator = TraceContextPropagator::new();
+    let cx = propagator.extract_with_context(&Context::new(), &HeaderExtractor(&map));
+    assert!(
+        cx.span().span_context().is_valid(),
+        "traceparent is used even if tracestate is bad"
+    );
+    let mut out = HeaderMap::new();
+    propagator.inject_context(&cx, &mut HeaderInjector(&mut out));
+    let mut sent = out.get_all("tracestate").iter();
+    let header = sent.next().map(|v| v.to_str().expect("ASCII").to_owned());
+    assert!(sent.next().is_none(), "one tracestate header at most");
+    header
 }
 
 #[track_caller]
@@ -324,8 +335,12 @@ mod tracestate {
     }
 
     #[test]
-    fn duplicate_key_drops_whole_tracestate_but_keeps_traceparent() {
-        tracestate_dropped("foo=1,bar=2,foo=3");
+    fn duplicate_key_keeps_the_first_member() {
+        assert_eq!(
+            tracestate(&["foo=1,bar=2,foo=3"]).as_deref(),
+            Some("foo=1,bar=2")
+        );
+        assert_eq!(tracestate(&["foo=1,foo=1"]).as_deref(), Some("foo=1"));
     }
 
     #[test]
@@ -335,44 +350,59 @@ mod tracestate {
     }
 
     #[test]
-    fn simple_keys() {
+    fn keys_follow_one_grammar() {
         tracestate_kept(&format!("a{}=1", "b".repeat(255)));
         tracestate_dropped(&format!("a{}=1", "b".repeat(256)));
-        tracestate_kept("a0_-*/z=1");
-        for key in ["1abc", "Foo", "fOo", "_foo", "foo.bar", "foo bar", "", "*"] {
-            tracestate_dropped(&format!("{key}=1"));
-        }
-    }
-
-    #[test]
-    fn multi_tenant_keys() {
-        for key in ["tenant@vendor", "1tenant@vendor", "t_-*/@v0_-*/", "a@b"] {
+        tracestate_kept("a0_-*/@z=1");
+        tracestate_kept(&format!("{}=1", "0".repeat(256)));
+        for key in [
+            "1abc",
+            "tenant@vendor",
+            "1tenant@vendor",
+            "t_-*/@v0_-*/",
+            "a@b",
+        ] {
             tracestate_kept(&format!("{key}=1"));
         }
-        tracestate_kept(&format!("t{}@vendor=1", "0".repeat(240)));
-        tracestate_dropped(&format!("t{}@vendor=1", "0".repeat(241)));
-        tracestate_kept(&format!("tenant@v{}=1", "0".repeat(12)));
-        tracestate_dropped(&format!("tenant@v{}=1", "0".repeat(14)));
-        let invalid = [
-            "@vendor",
-            "tenant@",
-            "tenant@1vendor",
-            "Tenant@vendor",
-            "a@b@c",
-            "_t@v",
-        ];
-        for key in invalid {
+        for key in [
+            "Foo", "fOo", "_foo", "foo.bar", "foo bar", "", "*", "@vendor",
+        ] {
+            tracestate_dropped(&format!("{key}=1"));
+        }
+        for key in ["Tenant@vendor", "_t@v", "tenant@Vendor"] {
             tracestate_dropped(&format!("{key}=1"));
         }
     }
 
-    /// A 14-char system-id is valid per spec, but `TraceState` in opentelemetry
-    /// 0.33 refuses it, so the only safe outcome is dropping the tracestate.
+    /// The tenant@vendor split is gone: these keys are valid, though
+    /// opentelemetry 0.33's `TraceState` refuses all but `foo@`.
     #[test]
-    fn fourteen_char_system_id_cannot_be_represented() {
-        let key = format!("tenant@v{}", "0".repeat(13));
-        assert!(TraceState::from_key_value([(key.as_str(), "1")]).is_err());
-        tracestate_dropped(&format!("{key}=1"));
+    fn keys_with_at_signs_anywhere_after_the_first_character() {
+        let long_system = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+        let long_tenant = format!("{}@v", "t".repeat(242));
+        let keys = [
+            "foo@",
+            "foo@@bar",
+            "foo@bar@baz",
+            "tenant@1vendor",
+            "t@-",
+            &long_system,
+            &long_tenant,
+            &format!("t@{}", "v".repeat(15)),
+        ];
+        for key in keys {
+            tracestate_kept(&format!("{key}=1,bar=2"));
+        }
+        assert!(TraceState::from_key_value([(long_system.as_str(), "1")]).is_err());
+        tracestate_dropped("@foo=1,bar=2");
+    }
+
+    #[test]
+    fn unrepresentable_members_keep_their_place() {
+        let header = "a=1,foo@@bar=2,b=3,x@y@z=4";
+        tracestate_kept(header);
+        let sc = extract(&[("traceparent", VALID), ("tracestate", header)]).expect("valid");
+        assert_eq!(sc.trace_state().header(), "a=1,b=3");
     }
 
     #[test]
@@ -422,7 +452,8 @@ mod tracestate {
 
     #[test]
     fn repeated_headers_share_limits_and_uniqueness() {
-        assert_eq!(tracestate(&["foo=1", "foo=2"]), None);
+        assert_eq!(tracestate(&["foo=1", "foo=2"]).as_deref(), Some("foo=1"));
+        assert_eq!(tracestate(&[&members(0..32), "k0=again"]), None);
         let split = tracestate(&[&members(0..16), &members(16..32)]);
         assert_eq!(split, Some(members(0..32)));
         assert_eq!(tracestate(&[&members(0..32), "extra=1"]), None);
@@ -489,8 +520,13 @@ mod inject {
 
     #[test]
     fn spec_invalid_local_members_are_not_injected() {
-        let injected = tracestate_for(&[("1digit", "a"), ("ok", "b"), ("empty", "")]);
-        assert_eq!(injected.as_deref(), Some("ok=b"));
+        let members = [
+            ("space", "a "),
+            ("ok", "b"),
+            ("empty", ""),
+            ("ctl", "a\u{1}"),
+        ];
+        assert_eq!(tracestate_for(&members).as_deref(), Some("ok=b"));
         assert_eq!(tracestate_for(&[("empty", "")]), None);
     }
 
@@ -532,5 +568,76 @@ mod round_trip {
     fn future_version_is_reinjected_as_version_00() {
         let sc = accepted(&format!("cc-{TRACE_ID}-{SPAN_ID}-ff-more"));
         assert_eq!(inject(sc)["traceparent"], with_flags("03").as_str());
+    }
+}
+
+/// Members opentelemetry's `TraceState` cannot hold, through real SDK child spans.
+mod kept_members {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Link, SpanKind, TraceContextExt, Tracer, TracerProvider};
+    use opentelemetry_sdk::trace::{
+        SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
+    };
+
+    use super::*;
+
+    /// Samples everything and records its decision in `ot`, as a consistent
+    /// probability sampler does: at the front of the parent's tracestate.
+    #[derive(Clone, Debug)]
+    struct ThresholdSampler;
+
+    impl ShouldSample for ThresholdSampler {
+        fn should_sample(
+            &self,
+            parent_context: Option<&Context>,
+            _trace_id: TraceId,
+            _name: &str,
+            _span_kind: &SpanKind,
+            _attributes: &[KeyValue],
+            _links: &[Link],
+        ) -> SamplingResult {
+            let parent = parent_context.map(|cx| cx.span().span_context().trace_state().clone());
+            let trace_state = parent.unwrap_or_default().insert("ot", "th:8");
+            SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: trace_state.expect("valid member"),
+            }
+        }
+    }
+
+    fn send(cx: &Context) -> (String, String) {
+        let mut map = HeaderMap::new();
+        TraceContextPropagator::new().inject_context(cx, &mut HeaderInjector(&mut map));
+        let get = |name: &str| map[name].to_str().expect("ASCII").to_owned();
+        (get("traceparent"), get("tracestate"))
+    }
+
+    #[test]
+    fn a_child_span_sends_the_samplers_member_first_then_the_received_list() {
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(ThresholdSampler)
+            .build();
+        let tracer = provider.tracer("w3c");
+        let received = "foo@@bar=1,ot=th:c,congo=t61rcWkgMzE";
+        let map = headers(&[("traceparent", VALID), ("tracestate", received)]);
+        let propagator = TraceContextPropagator::new();
+        let remote = propagator.extract_with_context(&Context::new(), &HeaderExtractor(&map));
+
+        let server = remote.with_span(tracer.start_with_context("server", &remote));
+        let client = server.with_span(tracer.start_with_context("client", &server));
+        let (traceparent, tracestate) = send(&client);
+        assert!(traceparent.starts_with(&format!("00-{TRACE_ID}-")));
+        assert!(!traceparent.contains(SPAN_ID));
+        assert_eq!(tracestate, "ot=th:8,foo@@bar=1,congo=t61rcWkgMzE");
+
+        // A new root in the same context is another trace: only its own tracestate.
+        let root = tracer
+            .span_builder("root")
+            .start_with_context(&tracer, &Context::new());
+        let other = client.with_span(root);
+        let (traceparent, tracestate) = send(&other);
+        assert!(!traceparent.contains(TRACE_ID));
+        assert_eq!(tracestate, "ot=th:8");
     }
 }

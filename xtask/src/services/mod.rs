@@ -1,5 +1,7 @@
 //! Real components for the test suites, never mocks: Debian's Redis, PostgreSQL and MariaDB
-//! servers on loopback (`servers.rs`), and the Python OTLP receiver (`otlp.rs`).
+//! servers on loopback (`servers.rs`), the Python OTLP receiver (`otlp.rs`), and the Python
+//! venv the official W3C Trace Context suite runs in (`w3c_suite.rs`); both venvs are cached
+//! (`venv.rs`).
 //!
 //! Each run keeps its data under `$TMPDIR/trace-rs-services/run-<pid>` (override with
 //! `TRACE_RS_SERVICES_DIR`; /tmp because the database servers run as their own users and
@@ -16,10 +18,13 @@ use std::time::Duration;
 mod otlp;
 mod servers;
 mod system;
+mod venv;
+mod w3c_suite;
 
 use crate::util::{Result, succeeds, wait_until, which};
 use servers::pg_bin;
 use system::{apt_install, kill_pid_file, privileged, stop_leftovers};
+pub(crate) use w3c_suite::PYTHON_ENV as W3C_SUITE_PYTHON_ENV;
 
 /// A component named in `[package.metadata.trace-rs] test-services`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,14 +33,16 @@ pub(crate) enum Service {
     Redis,
     Postgres,
     Mariadb,
+    W3cSuite,
 }
 
 impl Service {
-    const ALL: [Service; 4] = [
+    const ALL: [Service; 5] = [
         Service::OtlpSink,
         Service::Redis,
         Service::Postgres,
         Service::Mariadb,
+        Service::W3cSuite,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -44,6 +51,7 @@ impl Service {
             Service::Redis => "redis",
             Service::Postgres => "postgres",
             Service::Mariadb => "mariadb",
+            Service::W3cSuite => "w3c-suite",
         }
     }
 
@@ -52,10 +60,11 @@ impl Service {
     }
 
     /// Debian packages to install before this service can start (empty: all present).
-    fn missing_packages(self, venv: &Path) -> Vec<&'static str> {
+    fn missing_packages(self, target_dir: &Path) -> Vec<&'static str> {
         let missing = |bins: &[&str]| bins.iter().any(|b| which(b).is_none());
         match self {
-            Service::OtlpSink => otlp::missing_packages(venv),
+            Service::OtlpSink => otlp::venv(target_dir).missing_packages(),
+            Service::W3cSuite => w3c_suite::venv(target_dir).missing_packages(),
             Service::Redis if missing(&["redis-server", "redis-cli"]) => vec!["redis-server"],
             Service::Postgres if pg_bin().is_none() => vec!["postgresql"],
             Service::Mariadb
@@ -112,12 +121,10 @@ pub(crate) fn provision(
         env: Vec::new(),
         running: Vec::new(),
     };
-    let venv = otlp::venv_dir(target_dir);
-
     let mut failed: BTreeMap<Service, String> = BTreeMap::new();
     let needs: Vec<(Service, Vec<&str>)> = wanted
         .iter()
-        .map(|s| (*s, s.missing_packages(&venv)))
+        .map(|s| (*s, s.missing_packages(target_dir)))
         .filter(|(_, packages)| !packages.is_empty())
         .collect();
     if !needs.is_empty() {
@@ -132,7 +139,8 @@ pub(crate) fn provision(
         let result = match failed.remove(service) {
             Some(e) => Err(e),
             None => match service {
-                Service::OtlpSink => otlp::provision(&venv, &services.run_dir),
+                Service::OtlpSink => otlp::provision(&otlp::venv(target_dir), &services.run_dir),
+                Service::W3cSuite => w3c_suite::provision(&w3c_suite::venv(target_dir)),
                 Service::Redis => services.start_redis(),
                 Service::Postgres => services.start_postgres(),
                 Service::Mariadb => services.start_mariadb(),
@@ -154,6 +162,20 @@ pub(crate) fn provision(
         }
     }
     Ok(services)
+}
+
+impl Services {
+    /// This run's directory, for logs; removed when the services stop.
+    pub(crate) fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// The value of a variable the provisioned components set.
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find_map(|(k, v)| (k == name).then_some(v.as_str()))
+    }
 }
 
 impl Drop for Services {

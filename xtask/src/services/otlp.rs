@@ -4,93 +4,34 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{self, Result, succeeds, which};
+use super::venv::Venv;
+use crate::util::{self, Result};
 
-/// The receiver's PyPI package, pinned.
-const OTELTEST: &str = "oteltest==0.49.0";
 const SINK_SCRIPT: &str = "crates/trace-core/tests/support/otlp_sink.py";
 
-/// The venv lives next to the target dir when that is outside the repository (a shared
-/// cache), else inside it; `TRACE_RS_OTLP_VENV` overrides.
-pub(crate) fn venv_dir(target_dir: &Path) -> PathBuf {
-    if let Some(dir) = std::env::var_os("TRACE_RS_OTLP_VENV") {
-        return PathBuf::from(dir);
-    }
-    match target_dir.parent() {
-        Some(parent) if !target_dir.starts_with(util::project_root()) => parent.join("otlp-venv"),
-        _ => target_dir.join("otlp-venv"),
-    }
-}
-
-fn python(venv: &Path) -> PathBuf {
-    venv.join("bin/python")
-}
-
-/// Whether the venv already has the pinned oteltest.
-fn usable(venv: &Path) -> bool {
-    let version = OTELTEST.split("==").nth(1).unwrap_or_default();
-    let check = format!(
-        "import grpc, google.protobuf, oteltest.sink, oteltest.version as v; \
-         assert v.__version__ == '{version}'"
-    );
-    python(venv).is_file() && succeeds(Command::new(python(venv)).args(["-c", &check]))
-}
-
-/// Debian packages needed to build the venv (none when it exists or python3 can make one).
-pub(crate) fn missing_packages(venv: &Path) -> Vec<&'static str> {
-    if usable(venv) {
-        Vec::new()
-    } else if which("python3").is_none() {
-        vec!["python3", "python3-venv"]
-    } else if !succeeds(Command::new("python3").args(["-c", "import venv, ensurepip"])) {
-        vec!["python3-venv"]
-    } else {
-        Vec::new()
-    }
+/// The venv with the receiver's PyPI package, pinned (`TRACE_RS_OTLP_VENV` overrides its place).
+pub(super) fn venv(target_dir: &Path) -> Venv {
+    Venv::new(
+        "otlp-venv",
+        "TRACE_RS_OTLP_VENV",
+        target_dir,
+        "oteltest==0.49.0",
+        "grpc, google.protobuf, oteltest.sink",
+    )
 }
 
 /// Makes (or reuses) the venv, checks the receiver starts and decodes a request, and returns
 /// the env var the tests need.
-pub(crate) fn provision(venv: &Path, run_dir: &Path) -> Result<Vec<(String, String)>> {
-    if usable(venv) {
-        println!(
-            "otlp-sink: reusing the venv {} ({OTELTEST})",
-            venv.display()
-        );
-    } else {
-        let started = Instant::now();
-        if venv.exists() {
-            fs::remove_dir_all(venv).map_err(|e| format!("remove {}: {e}", venv.display()))?;
-        }
-        util::run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
-        let pip = || {
-            let mut cmd = Command::new(python(venv));
-            cmd.args(["-m", "pip", "install", "-q", "--disable-pip-version-check"]);
-            cmd
-        };
-        // The machine's stock pip fails to resolve oteltest's dependencies: upgrade it first.
-        util::run(pip().args(["-U", "pip"]))?;
-        util::run(pip().arg(OTELTEST))?;
-        if !usable(venv) {
-            return Err(format!(
-                "{OTELTEST} is still not importable in {}",
-                venv.display()
-            ));
-        }
-        let secs = started.elapsed().as_secs_f64();
-        println!(
-            "otlp-sink: created the venv {} with {OTELTEST} in {secs:.1} s",
-            venv.display()
-        );
-    }
+pub(super) fn provision(venv: &Venv, run_dir: &Path) -> Result<Vec<(String, String)>> {
+    venv.ensure("otlp-sink")?;
     let started = Instant::now();
-    let (grpc, http) = self_check(&python(venv), run_dir)?;
+    let (grpc, http) = self_check(&venv.python(), run_dir)?;
     println!(
         "otlp-sink: receiver self-check passed in {:.2?} (listened on gRPC 127.0.0.1:{grpc} and \
          HTTP 127.0.0.1:{http}, decoded a request); tests start their own receivers",
@@ -98,7 +39,7 @@ pub(crate) fn provision(venv: &Path, run_dir: &Path) -> Result<Vec<(String, Stri
     );
     Ok(vec![(
         "TRACE_RS_OTLP_SINK_PYTHON".into(),
-        python(venv).display().to_string(),
+        venv.python().display().to_string(),
     )])
 }
 

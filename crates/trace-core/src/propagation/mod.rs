@@ -5,6 +5,15 @@
 //! [`CompositePropagator`] to combine them, [`PropagatorKind`] to pick them by
 //! name, and helpers that go through the globally installed propagator.
 //!
+//! `tracestate` follows the current official W3C test suite: one key grammar,
+//! `(lcalpha / DIGIT) 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@")`, with no
+//! tenant@vendor split; a repeated key keeps its first member; any other invalid
+//! member, more than 32 members or more than [`MAX_TRACESTATE_BYTES`] drop the whole
+//! list (never the `traceparent`). Members that `opentelemetry` 0.33's `TraceState`
+//! cannot hold (`foo@@bar`, more than 13 characters after `@`) travel in the
+//! extracted `Context` and are sent on by every span of the same trace that inherits
+//! it; see [`TraceContextPropagator`].
+//!
 //! ```
 //! use opentelemetry::trace::TraceContextExt;
 //! use std::collections::HashMap;
