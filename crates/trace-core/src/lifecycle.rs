@@ -110,7 +110,8 @@ impl<'a> TracingBuilder<'a> {
     }
 
     /// Uses `sampler` instead of the configured `sampler` and `sample_rate`.
-    pub fn with_sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+    pub fn with_sampler(mut self, sampler: impl Into<Box<dyn ShouldSample>>) -> Self {
+        let sampler = sampler.into();
         let mut name = format!("{sampler:?}");
         if name.len() > 80 {
             let cut = (0..=77)
@@ -120,7 +121,7 @@ impl<'a> TracingBuilder<'a> {
             name.truncate(cut);
             name.push_str("...");
         }
-        self.sampler = Some((Box::new(sampler), name));
+        self.sampler = Some((sampler, name));
         self
     }
 
@@ -254,15 +255,20 @@ impl<'a> TracingBuilder<'a> {
     }
 }
 
-/// The last path segment of `T`'s name, generics included: enough to recognise a
-/// processor or generator in the start-up line.
-fn short_type_name<T>(_: &T) -> &'static str {
+/// `T`'s name without module paths, generics included (`SimpleSpanProcessor<MyExporter>`):
+/// enough to recognise a processor or generator in the start-up line.
+fn short_type_name<T>(_: &T) -> String {
     let name = std::any::type_name::<T>();
-    let path_end = name.find('<').unwrap_or(name.len());
-    match name[..path_end].rfind("::") {
-        Some(at) => &name[at + 2..],
-        None => name,
+    let mut short = String::with_capacity(name.len());
+    for part in name.split_inclusive(['<', '>', ',', ' ']) {
+        let (path, delimiter) = match part.char_indices().last() {
+            Some((end, c)) if matches!(c, '<' | '>' | ',' | ' ') => (&part[..end], &part[end..]),
+            _ => (part, ""),
+        };
+        short.push_str(path.rsplit("::").next().unwrap_or(path));
+        short.push_str(delimiter);
     }
+    short
 }
 
 /// Logs the start-up line through `tracing`, or to stderr when no subscriber is set yet

@@ -25,7 +25,9 @@ use axum::routing::get;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::{
+    SdkTracerProvider, SimpleSpanProcessor, Span, SpanData, SpanProcessor,
+};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use sea_orm::{ConnectOptions, ConnectionTrait as _, DbBackend, Statement};
 use trace_core::export::ConsoleTreeExporter;
@@ -134,9 +136,7 @@ async fn serve(app: Router) -> Result<SocketAddr, String> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .await
         .map_err(|error| format!("cannot listen on loopback: {error}"))?;
-    let address = listener
-        .local_addr()
-        .map_err(|error| error.to_string())?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(address)
 }

@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::pin::Pin;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,14 +29,20 @@ pub struct StartRecorder(Arc<Mutex<Vec<SpanId>>>);
 
 impl StartRecorder {
     pub fn started(&self) -> Vec<SpanId> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl SpanProcessor for StartRecorder {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
         let id = span.span_context().span_id();
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(id);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id);
     }
 
     fn on_end(&self, _span: SpanData) {}
@@ -151,7 +157,10 @@ pub struct Seen(Arc<Mutex<Vec<Option<String>>>>);
 
 impl Seen {
     pub fn traceparents(&self) -> Vec<Option<String>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -216,7 +225,11 @@ impl Services {
                 }),
         )
         .await;
-        Self { front, client, seen }
+        Self {
+            front,
+            client,
+            seen,
+        }
     }
 
     /// `GET /orders/{id}` on the front service, with `traceparent` if given.

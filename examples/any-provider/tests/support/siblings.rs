@@ -14,7 +14,9 @@ use tower::{ServiceExt as _, service_fn};
 use tower_layer::Layer as _;
 use trace_db::{TraceOptions, TracedConnection};
 use trace_pipeline::{Event, Outcome, PipelineRun};
-use trace_pubsub::{ConsumeLayer, Delivery, InProcessBus, Message, Publisher as _, TracedPublisher};
+use trace_pubsub::{
+    ConsumeLayer, Delivery, InProcessBus, Message, Publisher as _, TracedPublisher,
+};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::{Services, StartRecorder, Work, assert_descends_from, outline, wait_for_spans};
@@ -159,6 +161,9 @@ fn assert_one_of_each_sibling(spans: &[SpanData]) {
         "trace-pubsub",
         "trace-pipeline",
     ] {
-        assert!(scopes.contains(&sibling), "no span of {sibling}: {scopes:?}");
+        assert!(
+            scopes.contains(&sibling),
+            "no span of {sibling}: {scopes:?}"
+        );
     }
 }
