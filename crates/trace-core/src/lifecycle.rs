@@ -260,14 +260,17 @@ impl<'a> TracingBuilder<'a> {
 fn short_type_name<T>(_: &T) -> String {
     let name = std::any::type_name::<T>();
     let mut short = String::with_capacity(name.len());
-    for part in name.split_inclusive(['<', '>', ',', ' ']) {
-        let (path, delimiter) = match part.char_indices().last() {
-            Some((end, c)) if matches!(c, '<' | '>' | ',' | ' ') => (&part[..end], &part[end..]),
-            _ => (part, ""),
-        };
-        short.push_str(path.rsplit("::").next().unwrap_or(path));
-        short.push_str(delimiter);
+    let mut path = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            path.push(c);
+        } else {
+            short.push_str(path.rsplit("::").next().unwrap_or_default());
+            path.clear();
+            short.push(c);
+        }
     }
+    short.push_str(path.rsplit("::").next().unwrap_or_default());
     short
 }
 

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use opentelemetry_sdk::trace::{
@@ -17,7 +16,7 @@ use trace_core::{Config, TracingBuilder};
 const REQUESTS: u32 = 200;
 
 /// Tests here replace the global provider: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Sends `REQUESTS` requests without a caller through a service sampling with
 /// `sampler` (the configured one when `None`); returns (traces, fragments, spans).
@@ -67,7 +66,7 @@ fn config(sampler: SamplerKind) -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdks_parent_based_trace_id_ratio_leaves_no_fragments() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let sdk = ParentBasedSampler::new(Sampler::TraceIdRatioBased(0.1));
     chain(
         &config(SamplerKind::ParentBasedAlwaysOn),
@@ -78,6 +77,6 @@ async fn the_sdks_parent_based_trace_id_ratio_leaves_no_fragments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_configured_parent_based_probability_sampler_leaves_no_fragments() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     chain(&config(SamplerKind::ParentBasedTraceIdRatio), None).await;
 }

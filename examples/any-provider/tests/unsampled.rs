@@ -13,7 +13,7 @@ use trace_core::{Config, TracingBuilder, TracingGuard};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Tests here replace the global provider: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -43,7 +43,7 @@ fn fields(traceparent: &str) -> (&str, &str, &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsampled_caller_is_followed_downstream_under_a_new_parent_id() {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     let (guard, exporter) = start(SamplerKind::ParentBasedAlwaysOn);
     let services = Services::start(None).await;
     services
@@ -62,7 +62,7 @@ async fn an_unsampled_caller_is_followed_downstream_under_a_new_parent_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_roots_send_a_valid_unsampled_traceparent_with_a_trace_id_of_their_own() {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     let (guard, exporter) = start(SamplerKind::AlwaysOff);
     let services = Services::start(None).await;
     for id in 0..5 {
@@ -108,7 +108,7 @@ impl Write for Lines {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_line_of_an_unsampled_request_carries_its_trace_id() {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     let (guard, _exporter) = start(SamplerKind::AlwaysOff);
     let lines = Lines::default();
     let writer = lines.clone();
