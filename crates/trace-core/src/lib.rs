@@ -42,23 +42,32 @@
 //! | Area | Items |
 //! |---|---|
 //! | Configuration | [`Config`], [`ConfigLoader`], [`ConfigError`]; every key in `docs/configuration.md` |
-//! | Lifecycle | [`init`], [`TracingGuard`], [`ExportReport`]: OTLP http/protobuf, http/json, gRPC; console tree; OTLP-JSON lines |
+//! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console tree; OTLP-JSON lines |
 //! | Spans | [`ScopedTracer`], [`SpanStart`], [`TracedSpan`], [`record_error_on`] |
+//! | Sampling | [`Sampling`] (from configuration), [`ProbabilitySampler`] |
 //! | Context | [`in_context`], [`spawn_in_current_context`], [`spawn_in_context`], [`correlation_id`] |
 //! | Propagation | [`propagation`]: strict W3C Trace Context (Level 1 and 2) and Baggage |
 //! | Carriers | [`carrier`]: HTTP headers, case-keeping maps, environment variables for subprocesses |
 //! | Testing | [`testing::SpanCapture`] (feature `testing`) |
 //!
-//! ## Cost
+//! ## Any provider
 //!
-//! [`ScopedTracer::start`] checks "enabled?" (one atomic load) and "sampled?" (the
-//! parent's flag or the sampler, without touching the SDK) before it calls the closure
-//! that builds the span's name and attributes. Disabled and unsampled spans allocate
-//! nothing; `cargo bench -p trace-core --bench span_cost` prints the figures beside the
-//! raw SDK's.
+//! Every span goes through an `opentelemetry_sdk` tracer, so the provider's sampler, ID
+//! generator, span limits and processors (`on_start` and `on_end`) apply. The provider
+//! is the one [`init`] built (customised with [`TracingBuilder`]), one handed over with
+//! [`set_provider`], or else `opentelemetry::global`'s: a service that sets OpenTelemetry
+//! up itself and never calls `init` still gets every span, in its own provider.
 //!
-//! An unsampled root span does not create a new trace id for propagation: downstream
-//! services see no `traceparent` from it and make their own decision.
+//! ## Cost and sampling
+//!
+//! [`ScopedTracer::start`] checks "disabled?" (one atomic load) before it calls the
+//! closure that builds the span's [`SpanStart`]: disabled spans build and allocate
+//! nothing. Otherwise the provider's sampler sees the name and the attributes in
+//! `SpanStart`; attributes added with [`TracedSpan::set_attributes`] are built only for
+//! spans that record. A span the sampler drops still has a span context of its own,
+//! which its children and outgoing calls follow, so a trace is never cut into
+//! fragments; it costs that span context and what the sampler is given.
+//! `cargo bench -p trace-core --bench span_cost` prints the figures beside the raw SDK's.
 //!
 //! ## Feature flags
 //!
@@ -86,7 +95,6 @@ mod lifecycle;
 pub mod propagation;
 mod resource;
 mod sampling;
-mod shared_name;
 mod span_start;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -105,7 +113,6 @@ pub use export::ExportReport;
 pub use guard::TracingGuard;
 pub use lifecycle::{TracingBuilder, init};
 pub use sampling::{ProbabilitySampler, Sampling};
-pub use shared_name::shared_name;
 pub use span_start::SpanStart;
 pub use traced_span::{TracedSpan, record_error_on};
 pub use tracer::ScopedTracer;

@@ -61,12 +61,18 @@
 //!   text with single-quoted values replaced by `?` (MySQL quotes the offending value).
 //!   The caller gets sea-orm's error unchanged. A missing row (`Ok(None)`, an empty
 //!   `Vec`) is not an error.
-//! - Statements of a transaction nest under its span; a span you start inside the
-//!   transaction (the `transaction(|txn| ...)` callback runs in its context) becomes
-//!   their parent instead.
+//! - Spans go through the SDK tracer of the provider in use (`trace_core::init`'s, one
+//!   handed over with `trace_core::set_provider`, or `opentelemetry::global`'s). A
+//!   statement span's sampler sees its name and every attribute it starts with (all of
+//!   the above but row counts and errors; the SQL-derived ones come from a
+//!   per-connection cache); a transaction span's sees its name and the connection's
+//!   attributes.
+//! - Statements of a transaction nest under its span, recording or not; a span you
+//!   start inside the transaction (the `transaction(|txn| ...)` callback runs in its
+//!   context) becomes their parent instead.
 //! - A stream's span ends when the stream ends or is dropped, with the rows read so far.
-//! - While a statement runs, its span is the current context (as a parent: it records
-//!   only what trace-db sets). sqlx's statement log lines on PostgreSQL and MySQL, with
+//! - While a statement runs, its span is the current context, recording or not (as a
+//!   parent: it records only what trace-db sets). sqlx's statement log lines on PostgreSQL and MySQL, with
 //!   trace-log, and `tracing` spans inside the call carry its ids. On SQLite sqlx runs
 //!   and logs each statement on its own worker thread, so those lines carry none.
 //!
@@ -83,7 +89,7 @@
 //! `db.statement` fields and the statement as written (literals included when
 //! `record_stmt_in_spans` is on). trace-db creates OpenTelemetry spans directly: current
 //! semantic conventions, sanitized raw SQL, summaries, transaction and stream spans,
-//! and no cost for unsampled calls. Use one of the two: with both (and the
+//! and attributes the provider's sampler can see. Use one of the two: with both (and the
 //! `tracing-opentelemetry` bridge) each statement appears twice, sea-orm's nested under
 //! ours. trace-db does not enable `tracing-spans`; and because a `TracedConnection`
 //! calls sea-orm's sqlx pools directly (saving the allocation of a second boxed
@@ -92,9 +98,12 @@
 //!
 //! ## Cost
 //!
-//! Sampling is decided before anything is built: a disabled or unsampled statement
-//! parses no SQL and builds no attribute. `cargo bench -p trace-db --bench
-//! query_overhead` prints the per-query overhead against the untraced connection.
+//! A disabled statement parses no SQL and builds no attribute. Otherwise the sampler
+//! sees the statement's attributes, so they are built for unsampled statements too:
+//! parameterized SQL is described once per connection (at most 128 statements of up to
+//! 4 KiB) and each span shares those values; SQL without bound values is sanitized on
+//! every call. `cargo bench -p trace-db --bench query_overhead` prints the per-query
+//! overhead against the untraced connection.
 //!
 //! ## Feature flags
 //!

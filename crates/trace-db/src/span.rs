@@ -136,23 +136,24 @@ impl Shared {
         }
         let name = match summarize(sql, system) {
             Some(summary) => {
-                // Operations, tables and summaries repeat: shared static strings,
-                // neither allocated nor reference-counted per span.
+                // Shared strings: each span clones a reference count, not the text.
                 if let Some(operation) = summary.operation() {
                     attributes.push(KeyValue::new(
                         DB_OPERATION_NAME,
-                        trace_core::shared_name(operation),
+                        Arc::<str>::from(operation),
                     ));
                 }
                 if let Some(collection) = summary.collection() {
                     attributes.push(KeyValue::new(
                         DB_COLLECTION_NAME,
-                        trace_core::shared_name(collection),
+                        Arc::<str>::from(collection),
                     ));
                 }
-                let name = trace_core::shared_name(summary.as_str());
-                attributes.push(KeyValue::new(DB_QUERY_SUMMARY, name.clone()));
-                name
+                attributes.push(KeyValue::new(
+                    DB_QUERY_SUMMARY,
+                    Arc::<str>::from(summary.as_str()),
+                ));
+                Cow::Owned(summary.as_str().to_owned())
             }
             None => Cow::Borrowed(system.as_str()),
         };

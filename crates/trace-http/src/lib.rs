@@ -49,6 +49,14 @@
 //! | server | `{method} {http.route}`; `{method}` when no route is known (never the raw path); `HTTP` for unknown methods | SERVER | `http.request.method` (`_OTHER` + `http.request.method_original` for unknown methods), `http.route`, `url.path`, `url.scheme`, `url.query` (sensitive values `REDACTED`), `server.address`, `server.port`, `client.address` (`X-Forwarded-For`, else the peer), `network.peer.address`/`port`, `user_agent.original`, `network.protocol.version`, `http.response.status_code`, `error.type`, opt-in `http.request.header.<name>` / `http.response.header.<name>` |
 //! | client | `{method}`, or `{method} {url.template}` with a [`client::UrlTemplate`] | CLIENT | `http.request.method`, `url.full` (credentials `REDACTED:REDACTED`, sensitive query values `REDACTED`), `url.template`, `server.address`, `server.port`, `http.response.status_code`, `http.request.resend_count` (retries), `error.type` |
 //!
+//! The span name and the attributes known when a span starts go to the sampler of the
+//! provider in use (see [`trace_core::ScopedTracer`]): for a server span
+//! `http.request.method` (and `http.request.method_original`), `url.path`, `url.scheme`,
+//! `http.route`, `server.address` and `server.port`, with the other request attributes
+//! added only when the span records; for a client span every request attribute
+//! (`http.request.method`, `url.full`, `url.template`, `server.address`, `server.port`,
+//! `http.request.resend_count`). Response attributes come at the end.
+//!
 //! Status: unset on success. A server span is `Error` for 5xx (`error.type` = the
 //! status code), a handler error (`error.type` = the error's type name) and a panic
 //! (`error.type` = `panic`); 4xx is not an error on a server span. A client span is
@@ -57,16 +65,22 @@
 //!
 //! ## Behaviour
 //!
-//! - **Context.** The parent comes from the incoming headers through trace-core's
-//!   strict W3C propagators (all values of repeated headers are read). The handler runs
-//!   with the server span as [`Context::current`](opentelemetry::Context::current), so
+//! - **Context.** The parent comes from the incoming headers through the global
+//!   propagator (trace-core's strict W3C propagators after `trace_core::init`; all
+//!   values of repeated headers are read). The handler runs with the server span as
+//!   [`Context::current`](opentelemetry::Context::current), recording or not, so
 //!   clients, database crates and log correlation find it; with axum, the
-//!   [`axum::ServerSpan`] extractor gives it too. Clients inject from
-//!   `Context::current()`.
+//!   [`axum::ServerSpan`] extractor gives it too. A client span starts under
+//!   `Context::current()` and its own context is injected.
+//! - **Unsampled requests.** The server span does not record but has a span context of
+//!   its own (new span id, the caller's trace id or a new one, sampled flag clear):
+//!   the handler's children follow the decision, outgoing calls carry a `traceparent`
+//!   with flags `00`, and log lines and the trace-id response header show its trace id.
 //! - **Cost.** Disabled tracing reads no header and allocates nothing. An unsampled
-//!   request builds no name or attribute and allocates nothing of its own (reading an
-//!   incoming `traceparent` costs trace-core's extraction, two small allocations); its
-//!   handler still runs in the incoming context, so the trace propagates.
+//!   request costs its span context and what its sampler sees (the name and the
+//!   attributes above; 3 allocations for a request with no route and no `Host` header),
+//!   plus trace-core's extraction (two small allocations) when a `traceparent` comes
+//!   in; the other attributes are built only for a recording span.
 //! - **Skip list.** `/livez`, `/readyz`, `/healthz` and `/metrics` (exact paths,
 //!   configurable) and requests matching a predicate get no span; the incoming context
 //!   is still active in the handler.

@@ -10,6 +10,7 @@ use tracing::span::Record;
 use tracing::{Level, Metadata};
 
 use crate::clients::{self, ClientInfo};
+use crate::command_names;
 
 /// The span fred opens around every command.
 const FRED_COMMAND: &str = "fred.command";
@@ -85,7 +86,7 @@ impl CommandFields {
     fn set(&mut self, field: &Field, value: &str) {
         match field.name() {
             "client.id" => self.client = clients::lookup(value),
-            "cmd.name" => self.name = Some(trace_core::shared_name(value)),
+            "cmd.name" => self.name = Some(command_names::shared_name(value)),
             _ => {}
         }
     }

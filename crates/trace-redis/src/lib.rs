@@ -136,6 +136,7 @@
 
 mod batch;
 mod clients;
+mod command_names;
 mod events;
 mod fields;
 mod in_flight;

@@ -23,6 +23,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
@@ -50,6 +51,11 @@ async fn run() -> Result<(), String> {
     // The service's own OpenTelemetry setup: no trace_core::init anywhere.
     let started = Arc::new(AtomicUsize::new(0));
     let provider = SdkTracerProvider::builder()
+        .with_resource(
+            Resource::builder()
+                .with_service_name("any-provider")
+                .build(),
+        )
         .with_span_processor(CountStarts(Arc::clone(&started)))
         .with_span_processor(SimpleSpanProcessor::new(ConsoleTreeExporter::new()))
         .build();

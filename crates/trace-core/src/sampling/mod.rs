@@ -21,7 +21,8 @@ pub use probability::ProbabilitySampler;
 /// successor of `TraceIdRatioBased`, which the SDK specification now defines the same
 /// way): its decision follows the trace's W3C Level 2 randomness, so services with
 /// different ratios keep consistent traces, and it records its threshold in the `ot`
-/// tracestate member. It differs from opentelemetry-rust's
+/// tracestate member. A rate of 1.0 (the default) is the SDK's `AlwaysOn` and 0.0 its
+/// `AlwaysOff`, which write no threshold. It differs from opentelemetry-rust's
 /// `Sampler::TraceIdRatioBased`, which compares other bits of the trace id; a service
 /// that must match that sampler's decisions passes it to
 /// [`TracingBuilder::with_sampler`](crate::TracingBuilder::with_sampler).
@@ -37,6 +38,8 @@ pub use probability::ProbabilitySampler;
 ///
 /// let sampler = Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.25);
 /// assert_eq!(sampler.to_string(), "parentbased_traceidratio(0.25)");
+/// let default = Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 1.0);
+/// assert_eq!(default.to_string(), "parentbased_traceidratio(1.0)");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Sampling {
@@ -53,19 +56,27 @@ impl Sampling {
         } else {
             ratio.clamp(0.0, 1.0)
         };
+        // A rate of 1 or 0 is always on or off: no threshold for every span to carry.
+        let by_ratio = || -> Box<dyn ShouldSample> {
+            if ratio >= 1.0 {
+                Box::new(Sampler::AlwaysOn)
+            } else if ratio <= 0.0 {
+                Box::new(Sampler::AlwaysOff)
+            } else {
+                Box::new(ProbabilitySampler::new(ratio))
+            }
+        };
         let sampler: Box<dyn ShouldSample> = match kind {
             SamplerKind::AlwaysOn => Box::new(Sampler::AlwaysOn),
             SamplerKind::AlwaysOff => Box::new(Sampler::AlwaysOff),
-            SamplerKind::TraceIdRatio => Box::new(ProbabilitySampler::new(ratio)),
+            SamplerKind::TraceIdRatio => by_ratio(),
             SamplerKind::ParentBasedAlwaysOn => {
                 Box::new(ParentBasedSampler::new(Sampler::AlwaysOn))
             }
             SamplerKind::ParentBasedAlwaysOff => {
                 Box::new(ParentBasedSampler::new(Sampler::AlwaysOff))
             }
-            SamplerKind::ParentBasedTraceIdRatio => {
-                Box::new(ParentBasedSampler::new(Sampler::TraceIdRatioBased(ratio)))
-            }
+            SamplerKind::ParentBasedTraceIdRatio => Box::new(ParentBasedSampler::new(by_ratio())),
         };
         Self {
             kind,
@@ -90,7 +101,7 @@ impl fmt::Display for Sampling {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             SamplerKind::TraceIdRatio | SamplerKind::ParentBasedTraceIdRatio => {
-                write!(f, "{}({})", self.kind.as_str(), self.ratio)
+                write!(f, "{}({:?})", self.kind.as_str(), self.ratio)
             }
             _ => f.write_str(self.kind.as_str()),
         }

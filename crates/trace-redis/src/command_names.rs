@@ -1,14 +1,14 @@
-//! [`shared_name`]: names worked out per call (a Redis command, a query summary, a
-//! table) as shared `'static` strings, so that sampled spans neither allocate nor
-//! reference-count them.
+//! Command names (`GET`, `HSET`, ...) as shared `'static` strings: fred records them as
+//! text on each `fred.command` span, and a span name taken from that text would be an
+//! allocation per command.
 
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::{PoisonError, RwLock};
 
-/// The most distinct names kept; more (an application inventing names without end)
-/// are copied per span instead.
+/// The most distinct names kept; more (custom commands without end) are copied per
+/// span instead.
 const MAX_NAMES: usize = 1024;
 
 const RECENT_SLOTS: usize = 16;
@@ -22,20 +22,10 @@ thread_local! {
         const { [const { Cell::new("") }; RECENT_SLOTS] };
 }
 
-/// `name` as a string that costs nothing to clone, for span names and attribute values.
-///
-/// For names that repeat: command names, operation names, query summaries, table
-/// names. Each
-/// distinct name is copied once and kept for the life of the process, up to 1024 names;
-/// past that, names not kept yet come back as an owned copy.
-///
-/// ```
-/// use std::borrow::Cow;
-///
-/// let name = trace_core::shared_name("SELECT accounts");
-/// assert!(matches!(name, Cow::Borrowed("SELECT accounts")));
-/// ```
-pub fn shared_name(name: &str) -> Cow<'static, str> {
+/// `name` as a string that costs nothing to clone. Each distinct name is copied once
+/// and kept for the life of the process, up to 1024 names; past that, names not kept
+/// yet come back as an owned copy.
+pub(crate) fn shared_name(name: &str) -> Cow<'static, str> {
     let slot = recent_slot(name);
     let recent = RECENT.with(|recent| recent[slot].get());
     if recent == name {
