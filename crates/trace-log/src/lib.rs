@@ -53,8 +53,9 @@
 //!
 //! The names are the OpenTelemetry log-correlation names; [`TraceIdFields`] renames
 //! them. Lines outside any trace get none of the three (never all-zero ids). A line
-//! under an unsampled remote parent carries the caller's ids with `trace_flags` `00`,
-//! so it still correlates with the upstream trace.
+//! inside an unsampled span (an unsampled request's server span, say) carries that
+//! span's trace id (the caller's, or a new one at a root) and span id with
+//! `trace_flags` `00`, so it still correlates with the upstream trace.
 //!
 //! [`JsonFormat`] writes them as top-level members; [`WithTraceIds`] appends them as
 //! `key=value` pairs to any human-readable format. trace-log emits no spans.

@@ -38,9 +38,9 @@ pub struct TraceHandle {
 
 impl TraceHandle {
     /// The handle of the span active in `cx`; `None` when `cx` has no valid span
-    /// context (tracing off, or an unsampled root that never got a trace id). An
-    /// unsampled remote parent gives a handle with its sampled flag off, so work picked
-    /// up with it stays unsampled, as the W3C specification asks.
+    /// context (tracing off, or no span at all). An unsampled span, local or remote,
+    /// gives a handle with its sampled flag off, so work picked up with it stays
+    /// unsampled under a parent-based sampler, as the W3C specification asks.
     pub fn from_context(cx: &Context) -> Option<Self> {
         if !cx.span().span_context().is_valid() {
             return None;
@@ -137,7 +137,8 @@ pub(crate) struct PickUp {
 }
 
 impl PickUp {
-    /// The span links for the picked-up span (built only once it records).
+    /// The span link for the picked-up span, given to its sampler with the other
+    /// start values.
     pub(crate) fn links(&self) -> Option<Link> {
         self.link_to.clone().map(Link::with_context)
     }

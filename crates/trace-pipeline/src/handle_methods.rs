@@ -28,8 +28,10 @@ macro_rules! handle_methods {
     };
     ($handle:ident) => {
         impl $handle {
-            /// The context to run child work in and to propagate: this span's when it
-            /// records, otherwise the parent's unchanged.
+            /// The context to run child work in and to propagate: this span's, recording
+            /// or not (an unsampled span has a span context of its own, so children
+            /// follow its decision). The parent's, unchanged, when the provider made no
+            /// span; empty when tracing is disabled.
             pub fn context(&self) -> &::opentelemetry::Context {
                 self.tracked.context()
             }
@@ -71,9 +73,10 @@ macro_rules! handle_methods {
             }
 
             /// A [`TraceHandle`](crate::TraceHandle) of [`context`](Self::context), to
-            /// store with work that continues elsewhere. When this span does not record
-            /// it is the parent's (keeping an unsampled decision), and `None` when there
-            /// is no valid context at all.
+            /// store with work that continues elsewhere: this span's, with the sampled
+            /// flag off when it does not record (keeping the unsampled decision); `None`
+            /// when there is no valid context at all (tracing disabled, or neither a
+            /// span nor a parent).
             pub fn trace_handle(&self) -> Option<crate::TraceHandle> {
                 crate::TraceHandle::from_context(self.context())
             }

@@ -89,9 +89,13 @@
 //!
 //! ## Cost
 //!
-//! Every handle decides "enabled?" and "sampled?" first (trace-core's
-//! [`ScopedTracer`]); names and attributes are built only for
-//! spans that record, so disabled and unsampled runs allocate nothing.
+//! Every handle starts its span through trace-core's [`ScopedTracer`], so it goes
+//! through the SDK tracer of the provider in use (`trace_core::init`'s, one handed over
+//! with `trace_core::set_provider`, or `opentelemetry::global`'s). A disabled run
+//! allocates nothing. Otherwise the span's name, start attributes and links are built
+//! for the sampler, sampled or not; outcomes, retry and progress events and durations
+//! only for spans that record. An unsampled span has a span context of its own: work run
+//! with `instrument` or `in_scope` runs in it, so children follow the decision.
 //! `cargo bench -p trace-pipeline --bench pipeline_spans` prints the per-step overhead
 //! beside a bare future and the allocations per step.
 //!

@@ -58,7 +58,7 @@ impl<'a> Event<'a> {
 #[must_use = "the run's span ends when it is finished or dropped"]
 pub struct PipelineRun {
     tracked: Tracked,
-    /// The pipeline's name for step span names; kept only when the span records.
+    /// The pipeline's name for step span names; `None` only when tracing is disabled.
     name: Option<Box<str>>,
 }
 
@@ -115,8 +115,7 @@ impl PipelineRun {
     /// Opens step `step` of this run, invoking `capability`.`operation`:
     /// the `pipeline.{pipeline}.step.{step}` span, a child of this run.
     pub fn step(&self, step: &str, capability: &str, operation: &str) -> StepRun {
-        // Without a name the run does not record, and neither will its steps unless a
-        // sampler that ignores parents picks them (then the name part stays empty).
+        // Without a name tracing is disabled, and the steps build no name either.
         let pipeline = self.name.as_deref().unwrap_or_default();
         StepRun::start_with_parent(self.context(), pipeline, step, capability, operation)
     }

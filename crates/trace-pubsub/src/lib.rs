@@ -54,12 +54,21 @@
 //! value or (Redis) a field that is not UTF-8 makes the message start a new trace,
 //! never a panic or an unbounded allocation.
 //!
+//! An unsampled `send` span still has a span context of its own, and that is what the
+//! message carries (`traceparent` with flags `00`): the consumer's span and the
+//! handler's children follow the decision. The handler runs in the consumer span's
+//! context whether it records or not.
+//!
 //! ## Cost
 //!
-//! Spans are started through [`trace_core::ScopedTracer`]: names and attributes are
-//! built only for sampled spans, and the disabled and unsampled paths allocate nothing
-//! in the instrumentation. `cargo bench -p trace-pubsub --bench publish_consume` prints
-//! the per-message cost beside the untraced path.
+//! Spans are started through [`trace_core::ScopedTracer`], so they go through the SDK
+//! tracer of the provider in use (`trace_core::init`'s, one handed over with
+//! `trace_core::set_provider`, or `opentelemetry::global`'s). The sampler sees the span
+//! name, the links and every attribute in the table but the outcome, `error.type` and a
+//! message id the transport assigns while publishing. What the sampler sees is built
+//! for unsampled spans too; the disabled path allocates nothing in the instrumentation.
+//! `cargo bench -p trace-pubsub --bench publish_consume` prints the per-message cost
+//! beside the untraced path.
 //!
 //! ## Feature flags
 //!

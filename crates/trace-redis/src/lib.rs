@@ -82,6 +82,13 @@
 //! | the command name: `GET`, `HSET`, `XADD`, `SCRIPT LOAD`, a custom command's name | CLIENT | `db.system.name` = `redis`, `db.operation.name`, `db.namespace` (database index), `server.address`, `server.port`; with [`traced`](RedisFutureExt::traced): `error.type` and `db.response.status_code` on failure; with [`with_args`](Traced::with_args): `db.query.text` (`HSET user:1 name ?`) |
 //! | `PIPELINE` / `MULTI` | CLIENT | as above, plus `db.operation.batch.size` and [`REDIS_COMMANDS`] (the queued command names) |
 //!
+//! Spans go through the SDK tracer of the provider in use (`trace_core::init`'s, one
+//! handed over with `trace_core::set_provider`, or `opentelemetry::global`'s). fred
+//! names a command only after its span has started, so the sampler sees the name
+//! `redis` (renamed to the command right after), `db.system.name` and, after
+//! [`register`], `server.address`, `server.port` and `db.namespace`; a `PIPELINE` /
+//! `MULTI` span's sampler sees its name, `db.system.name` and `db.operation.name`.
+//!
 //! Status is unset on success, including a nil reply. On failure it is `Error` with
 //! `error.type` set to the server's error prefix (`WRONGTYPE`, `ERR`, `NOSCRIPT`, ...)
 //! or, for failures in the client, fred's error kind (`io`, `timeout`, `canceled`, ...).
@@ -94,12 +101,14 @@
 //!
 //! ## Cost
 //!
-//! Disabled and unsampled commands allocate nothing in this crate; sampled ones cost
-//! one OpenTelemetry span (one allocation for its attributes). fred's `fred.command`
-//! span costs the subscriber's span bookkeeping whether or not the command is sampled;
-//! [`RedisLayer`] switches off fred's nested `fred.rtt` span (see
-//! [`RedisLayer::keep_inner_spans`]), which spares it one of fred's two spans. `cargo bench -p trace-redis --bench
-//! command_overhead` prints the figures against an untraced client on the same server.
+//! Disabled commands allocate nothing in this crate. Every other command starts an
+//! OpenTelemetry span, with one allocation for the attributes its sampler sees; an
+//! unsampled one is dropped at once, a sampled one is renamed, recorded and ended.
+//! fred's `fred.command` span costs the subscriber's span bookkeeping whether or not the
+//! command is sampled; [`RedisLayer`] switches off fred's nested `fred.rtt` span (see
+//! [`RedisLayer::keep_inner_spans`]), which spares it one of fred's two spans.
+//! `cargo bench -p trace-redis --bench command_overhead` prints the figures against an
+//! untraced client on the same server.
 //!
 //! ## Using it with tracing-opentelemetry
 //!
