@@ -72,9 +72,10 @@
 //!   context) becomes their parent instead.
 //! - A stream's span ends when the stream ends or is dropped, with the rows read so far.
 //! - While a statement runs, its span is the current context, recording or not (as a
-//!   parent: it records only what trace-db sets). sqlx's statement log lines on PostgreSQL and MySQL, with
-//!   trace-log, and `tracing` spans inside the call carry its ids. On SQLite sqlx runs
-//!   and logs each statement on its own worker thread, so those lines carry none.
+//!   parent: it records only what trace-db sets). sqlx's statement log lines on
+//!   PostgreSQL and MySQL, with trace-log, and `tracing` spans inside the call carry its
+//!   ids. On SQLite sqlx runs and logs each statement on its own worker thread, so those
+//!   lines carry none.
 //!
 //! ## Options
 //!

@@ -70,8 +70,9 @@ impl Shared {
         })
     }
 
-    /// Starts a statement span under `parent` (the current context when `None`).
-    /// Nothing is built unless the span is sampled.
+    /// Starts a statement span under `parent` (the current context when `None`). Its
+    /// sampler sees every attribute, from the per-connection cache; nothing is built
+    /// when tracing is disabled.
     pub(crate) fn start_statement(
         &self,
         parent: Option<&Context>,
@@ -189,16 +190,16 @@ pub(crate) fn affected_rows(count: u64) -> KeyValue {
 }
 
 pin_project! {
-    /// A statement call under its span: polled in a context whose parent is the span
-    /// when the span records (so spans and log lines below it, e.g. from `tracing`,
-    /// nest), and the span ended with the outcome when the call completes (or,
+    /// A statement call under its span: polled in a context whose parent is the span,
+    /// recording or not (so spans and log lines below it, e.g. from `tracing`, nest and
+    /// follow its sampling decision), and the span ended with the outcome when the call completes (or,
     /// unfinished, when dropped). One hand-written future: sqlx's futures are
     /// kilobytes, and every `async` layer that takes one by value copies it again.
     pub(crate) struct Traced<F, T> {
         #[pin]
         call: F,
         span: Option<TracedSpan>,
-        // Made once, attached on every poll; `None` when the span does not record.
+        // Made once, attached on every poll; `None` when there is no span (disabled).
         child: Option<Context>,
         rows: fn(&T) -> KeyValue,
     }

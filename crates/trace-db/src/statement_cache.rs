@@ -3,7 +3,7 @@
 //! The text, summary, operation and collection of a statement depend on its SQL
 //! alone, and sea-orm sends the same few parameterized statements over and over:
 //! working them out once saves the tokenizer pass and the string copies of every
-//! sampled span after the first. Only parameterized SQL is kept (SQL without bound
+//! traced statement after the first. Only parameterized SQL is kept (SQL without bound
 //! values may carry literals and is unbounded in variety), and the cache is bounded
 //! in entries and in statement length.
 
@@ -29,7 +29,7 @@ pub(crate) struct Described {
     pub(crate) attributes: Vec<KeyValue>,
 }
 
-/// Keyed by the SQL through foldhash: hashing each sampled statement's SQL with the
+/// Keyed by the SQL through foldhash: hashing each traced statement's SQL with the
 /// standard SipHash cost more than the rest of the lookup, and a map this small has
 /// no use for SipHash's resistance to chosen keys.
 #[derive(Debug, Default)]

@@ -45,8 +45,8 @@ impl ServerSpan {
         &self.0
     }
 
-    /// The span context of the server span (or of the incoming context when the
-    /// request is not sampled; invalid when there is none).
+    /// The span context of the server span, recording or not (invalid when tracing is
+    /// disabled or the request's path is skipped).
     pub fn span_context(&self) -> SpanContext {
         self.0.span().span_context().clone()
     }

@@ -42,10 +42,9 @@ pub trait Publisher: Send + Sync {
 /// message already had (a forwarded message joins the forwarder's trace).
 ///
 /// The span's parent is [`Context::current`](opentelemetry::Context::current): publish
-/// inside a request's span and the consumer continues that trace. When tracing is
-/// disabled or the span is not sampled, no attribute is built and nothing is
-/// allocated by the wrapper; an unsampled parent's context is still propagated, so the
-/// consumer follows the same sampling decision.
+/// inside a request's span and the consumer continues that trace. An unsampled span
+/// still injects its own context (flags `00`), so the consumer follows the same
+/// sampling decision. When tracing is disabled, nothing is built or injected.
 ///
 /// ```
 /// use trace_pubsub::{InProcessBus, Message, Publisher, TracedPublisher};

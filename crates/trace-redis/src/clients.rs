@@ -77,7 +77,7 @@ impl ClientInfo {
 
 type Registered = Vec<(Arc<str>, Arc<ClientInfo>)>;
 
-/// Registered clients by fred client id; a short list scanned only for sampled spans.
+/// Registered clients by fred client id; a short list scanned when a command span starts.
 static CLIENTS: RwLock<Registered> = RwLock::new(Vec::new());
 
 /// The registered attributes of the client with fred id `id`.

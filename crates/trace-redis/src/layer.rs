@@ -170,8 +170,8 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for RedisLayer {
         let key = id.into_u64();
         let Some(command) = commands.get_mut(&key) else {
             drop(commands);
-            // Not sampled, or queued in a batch: fields are read only for batches that
-            // record, so the unsampled path allocates nothing.
+            // Not recording, or queued in a batch: fields are read only for batches that
+            // record, so a command that does not record allocates nothing more here.
             match scope::batch_recording() {
                 Some(true) if recorded.name => {
                     let mut fields = CommandFields::default();

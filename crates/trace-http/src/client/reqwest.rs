@@ -7,9 +7,9 @@ use reqwest_middleware::{Middleware, Next, Result};
 use super::span::{self, Outgoing, ResendCount, UrlSource, UrlTemplate};
 use crate::redact::SensitiveQueryKeys;
 
-/// Traces each attempt of an outgoing reqwest call as a CLIENT span and injects the
-/// trace context (from [`Context::current`](opentelemetry::Context::current)) into its
-/// headers.
+/// Traces each attempt of an outgoing reqwest call as a CLIENT span, a child of
+/// [`Context::current`](opentelemetry::Context::current), and injects the span's context
+/// (recording or not) into its headers.
 ///
 /// Add it after a retry middleware so every attempt gets its own span with
 /// `http.request.resend_count`. It can sit beside reqwest-tracing's `TracingMiddleware`

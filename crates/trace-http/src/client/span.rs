@@ -24,7 +24,7 @@ use crate::redact::SensitiveQueryKeys;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UrlTemplate(pub &'static str);
 
-/// Where `url.full` comes from; turned into text only for sampled requests.
+/// Where `url.full` comes from; turned into text once the span starts.
 pub(crate) enum UrlSource<'a> {
     #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     Text(&'a str),
@@ -58,8 +58,8 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) resend_count: u32,
 }
 
-/// Starts the span (attributes built only when sampled) and injects its context, or the
-/// current one when it does not record, into `headers`.
+/// Starts the span (its sampler sees every attribute) and injects its context, recording
+/// or not, into `headers`.
 pub(crate) fn start(
     request: Outgoing<'_>,
     query_keys: &SensitiveQueryKeys,

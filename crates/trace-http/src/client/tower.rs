@@ -14,8 +14,9 @@ use trace_core::TracedSpan;
 use super::span::{self, Outgoing, ResendCount, UrlSource, UrlTemplate};
 use crate::redact::SensitiveQueryKeys;
 
-/// Traces each request sent through the wrapped client as a CLIENT span and injects
-/// the trace context from [`Context::current`](opentelemetry::Context::current).
+/// Traces each request sent through the wrapped client as a CLIENT span, a child of
+/// [`Context::current`](opentelemetry::Context::current), and injects the span's
+/// context (recording or not).
 ///
 /// The span ends when the response head arrives (or the call fails); 4xx and 5xx are
 /// errors. Put a [`UrlTemplate`] or [`ResendCount`] into the request's extensions to

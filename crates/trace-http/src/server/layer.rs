@@ -62,7 +62,8 @@ impl HttpServerLayer {
     }
 
     /// Finds the route template of a request with `route` (for routers other than
-    /// axum's). It runs only for sampled requests. Return a template such as
+    /// axum's). It runs for every traced request, before the sampler decides (the span
+    /// name and `http.route` are what a sampler sees). Return a template such as
     /// `/users/{id}`, never the raw path.
     pub fn route_with(
         mut self,
