@@ -196,6 +196,56 @@ fn a_malformed_endpoint_is_rejected_with_its_source() {
 }
 
 #[test]
+fn an_endpoint_missing_the_colon_after_http_is_rejected_wherever_it_comes_from() {
+    let allowed = "an http:// or https:// URL with a host, such as http://localhost:4318; \
+                   did you mean http://collector:4318?";
+    for (var, key) in [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "endpoint"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces_endpoint"),
+        ("APP_TRACING_ENDPOINT", "endpoint"),
+        ("APP_TRACING_TRACES_ENDPOINT", "traces_endpoint"),
+    ] {
+        assert_eq!(
+            load_error(&[(var, "http//collector:4318")]),
+            format!(
+                "invalid tracing config: `{key}` = http//collector:4318 \
+                 (from environment variable {var}): {allowed}"
+            )
+        );
+    }
+    for key in ["endpoint", "traces_endpoint"] {
+        let file = yaml_file(&format!("{key}: http//collector:4318\n"));
+        let error = ConfigLoader::new()
+            .file(file.path())
+            .env_vars::<&str, &str>([])
+            .load()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "invalid tracing config: `{key}` = http//collector:4318 (from file {}): {allowed}",
+                file.path().display()
+            )
+        );
+    }
+    let config = Config {
+        endpoint: Some("http//collector:4318".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        config.validate().unwrap_err().to_string(),
+        format!("invalid tracing config: `endpoint` = http//collector:4318 (from code): {allowed}")
+    );
+    assert_eq!(
+        trace_core::init(&config).unwrap_err().to_string(),
+        format!(
+            "tracing not started: invalid tracing config: `endpoint` = http//collector:4318 \
+             (from code): {allowed}"
+        )
+    );
+}
+
+#[test]
 fn malformed_headers_are_rejected_without_echoing_values() {
     let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key")]);
     assert!(message.contains("`headers`"), "{message}");
