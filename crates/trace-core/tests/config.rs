@@ -133,6 +133,152 @@ fn toml_files_and_file_sections_are_supported() {
     assert_eq!(config.exporters, vec![ExporterKind::Console]);
 }
 
+fn file_error(suffix: &str, text: &str) -> (tempfile::NamedTempFile, trace_core::ConfigError) {
+    let mut file = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    let error = ConfigLoader::new()
+        .file(file.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    (file, error)
+}
+
+#[test]
+fn a_yaml_syntax_error_names_the_file_line_and_column() {
+    let (file, error) = file_error(
+        ".yaml",
+        "service_name: checkout\n\
+         sample_rate: 0.5\n  \
+         endpoint: http://collector:4318\n",
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse YAML file {} at line 3, column 11: \
+             mapping values are not allowed in this context",
+            file.path().display()
+        )
+    );
+    assert_eq!(error.file_location(), Some((3, 11)));
+    assert_eq!(
+        error.source_name(),
+        format!("file {}", file.path().display())
+    );
+
+    let (file, error) = file_error(".yml", "tracing:\n  exporters: [otlp, console\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse YAML file {} at line 3, column 1: \
+             did not find expected ',' or ']', while parsing a flow sequence at line 2 column 14",
+            file.path().display()
+        )
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_names_the_file_line_and_column() {
+    let (file, error) = file_error(".toml", "[tracing\nservice_name = \"checkout\"\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse TOML file {} at line 1, column 9: \
+             invalid table header; expected `.`, `]`",
+            file.path().display()
+        )
+    );
+    let (file, error) = file_error(".toml", "[tracing]\nservice_name = checkout\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse TOML file {} at line 2, column 16: \
+             invalid string; expected `\"`, `'`",
+            file.path().display()
+        )
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_map_of_keys_is_an_error_and_an_empty_one_sets_nothing() {
+    let (file, error) = file_error(".yaml", "- service_name\n- checkout\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse YAML file {} at line 1, column 1: \
+             invalid type: sequence, expected a map",
+            file.path().display()
+        )
+    );
+    for text in ["", "# tracing: nothing set here yet\n"] {
+        let file = yaml_file(text);
+        let config = ConfigLoader::new()
+            .file(file.path())
+            .env_vars::<&str, &str>([])
+            .load()
+            .unwrap();
+        assert_eq!(config, Config::default());
+    }
+}
+
+#[test]
+fn a_value_of_the_wrong_type_says_what_to_write() {
+    let file = yaml_file("sample_rate: abc\n");
+    let error = ConfigLoader::new()
+        .file(file.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: `sample_rate` = string \"abc\" (from file {}): a number",
+            file.path().display()
+        )
+    );
+    assert_eq!(
+        load_error(&[("APP_TRACING_BATCH__MAX_QUEUE_SIZE", "lots")]),
+        "invalid tracing config: `batch.max_queue_size` = string \"lots\" (from environment \
+         variable APP_TRACING_BATCH__MAX_QUEUE_SIZE): a whole number, 0 or more"
+    );
+    assert_eq!(
+        load_error(&[("APP_TRACING_INSECURE", "yes")]),
+        "invalid tracing config: `insecure` = string \"yes\" (from environment variable \
+         APP_TRACING_INSECURE): `true` or `false`"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn a_missing_or_unreadable_file_names_the_path_and_the_os_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("tracing.yaml");
+    let error = ConfigLoader::new()
+        .file(&missing)
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot read file {}: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+    let error = ConfigLoader::new()
+        .file(dir.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot read file {}: Is a directory (os error 21)",
+            dir.path().display()
+        )
+    );
+}
+
 fn load_error(vars: &[(&str, &str)]) -> String {
     ConfigLoader::new()
         .env_vars(vars.iter().copied())

@@ -11,7 +11,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use super::Config;
 use super::otel_env::OtelLayer;
 use super::validate;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, FileFormat};
 
 /// The default prefix of the service's own tracing variables.
 pub const DEFAULT_ENV_PREFIX: &str = "APP_TRACING_";
@@ -114,32 +114,99 @@ impl ConfigLoader {
     }
 }
 
+/// Reads and parses the configuration file: a file that cannot be read is named with
+/// the OS's reason, one that cannot be parsed with the line and column of the problem.
 fn file_provider(path: &Path, section: Option<&str>) -> Result<Figment, ConfigError> {
-    let display = path.display().to_string();
-    if !path.is_file() {
-        return Err(ConfigError::new(
-            "file",
-            format!("file {display}"),
-            None,
-            "an existing, readable YAML or TOML file",
-        ));
-    }
-    let figment = match path.extension().and_then(|ext| ext.to_str()) {
-        Some("yaml" | "yml") => Figment::from(Yaml::file_exact(path)),
-        Some("toml") => Figment::from(Toml::file_exact(path)),
+    let text =
+        std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable_file(path, error))?;
+    let (format, values) = match path.extension().and_then(|ext| ext.to_str()) {
+        Some("yaml" | "yml") => (FileFormat::Yaml, parse_yaml(path, &text)?),
+        Some("toml") => (FileFormat::Toml, parse_toml(path, &text)?),
         _ => {
             return Err(ConfigError::new(
                 "file",
-                format!("file {display}"),
+                format!("file {}", path.display()),
                 None,
                 "a file name ending in .yaml, .yml or .toml",
             ));
         }
     };
+    let figment = Figment::from(FileValues {
+        name: format!("{format} file"),
+        path: path.to_owned(),
+        values,
+    });
     Ok(match section {
         Some(section) => figment.focus(section),
         None => figment,
     })
+}
+
+fn parse_yaml(path: &Path, text: &str) -> Result<Dict, ConfigError> {
+    // A file that is empty or holds only comments (`null`) sets nothing.
+    match <Yaml as Format>::from_str::<Option<Dict>>(text) {
+        Ok(values) => Ok(values.unwrap_or_default()),
+        Err(error) => {
+            let location = error.location().map(|at| (at.line(), at.column()));
+            // serde_yaml puts the location in its message; it is said once, in front.
+            let mut message = error.to_string();
+            if let Some((line, column)) = location {
+                message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
+            }
+            Err(ConfigError::unparsable_file(
+                path,
+                FileFormat::Yaml,
+                location,
+                message,
+            ))
+        }
+    }
+}
+
+fn parse_toml(path: &Path, text: &str) -> Result<Dict, ConfigError> {
+    <Toml as Format>::from_str::<Dict>(text).map_err(|error| {
+        let location = error.span().map(|span| line_and_column(text, span.start));
+        let message = error
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::unparsable_file(path, FileFormat::Toml, location, message)
+    })
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = (0..=offset.min(text.len()))
+        .rev()
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(0);
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
+/// The parsed file, with metadata naming its path so that errors about its values say
+/// `file <path>`.
+struct FileValues {
+    name: String,
+    path: PathBuf,
+    values: Dict,
+}
+
+impl Provider for FileValues {
+    fn metadata(&self) -> Metadata {
+        Metadata::from(self.name.clone(), self.path.as_path())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
 }
 
 /// The service's own variables: `{prefix}SAMPLE_RATE`, `{prefix}BATCH__MAX_QUEUE_SIZE`.
@@ -269,7 +336,7 @@ fn convert(error: &figment::Error) -> ConfigError {
             )
         }
         Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
-            (Some(actual.to_string()), expected.clone())
+            (Some(actual.to_string()), plain_expected(expected))
         }
         Kind::Message(message) => (None, message.clone()),
         other => (None, other.to_string()),
@@ -284,6 +351,17 @@ fn convert(error: &figment::Error) -> ConfigError {
         value,
         expected,
     )
+}
+
+/// serde names numbers by their Rust type (`f64`, `u64`); say what to write instead.
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "f32" | "f64" => "a number".to_owned(),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+        "a boolean" => "`true` or `false`".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 fn quoted_list(items: &[&str]) -> String {
