@@ -404,6 +404,114 @@ fn malformed_headers_are_rejected_without_echoing_values() {
     assert!(!message.contains("secret"), "{message}");
 }
 
+/// Collects `LEVEL target: message` of every event logged while `f` runs on this thread.
+fn logged_while(f: impl FnOnce()) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<String>>>);
+    struct Message(String);
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    impl<S: tracing::Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            let meta = event.metadata();
+            self.0.lock().unwrap().push(format!(
+                "{} {}: {}",
+                meta.level(),
+                meta.target(),
+                message.0
+            ));
+        }
+    }
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    tracing::subscriber::with_default(subscriber, f);
+    capture.0.lock().unwrap().clone()
+}
+
+#[test]
+fn a_misspelt_variable_is_warned_about_once_with_the_name_meant() {
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPIONT", "http://collector:4318"),
+        ("APP_TRACNG_SAMPLE_RATE", "0.25"),
+        // Other OpenTelemetry components' variables are left alone.
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://collector:4318"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "1000"),
+    ];
+    let logged = logged_while(|| {
+        for _ in 0..2 {
+            let config = ConfigLoader::new().env_vars(vars).load().unwrap();
+            // Ignored, as before; now with a warning.
+            assert_eq!(config, Config::default());
+        }
+    });
+    assert_eq!(
+        logged,
+        [
+            "WARN trace_core: unknown environment variable APP_TRACNG_SAMPLE_RATE is ignored; \
+             did you mean APP_TRACING_SAMPLE_RATE?",
+            "WARN trace_core: unknown environment variable OTEL_EXPORTER_OTLP_ENDPIONT is \
+             ignored; did you mean OTEL_EXPORTER_OTLP_ENDPOINT?",
+        ]
+    );
+}
+
+const KNOWN_KEYS: &str = "`enabled`, `service_name`, `service_version`, `service_namespace`, \
+    `service_instance_id`, `environment`, `resource_attributes`, `exporters`, `endpoint`, \
+    `traces_endpoint`, `protocol`, `headers`, `compression`, `insecure`, `certificate`, \
+    `timeout_ms`, `sampler`, `sample_rate`, `propagators`, `batch`, `json_file_path`, \
+    `shutdown_timeout_ms`";
+
+#[test]
+fn an_unknown_key_names_the_closest_known_one() {
+    assert_eq!(
+        load_error(&[("APP_TRACING_SAMPEL_RATE", "0.5")]),
+        format!(
+            "invalid tracing config: `sampel_rate` (from environment variable \
+             APP_TRACING_SAMPEL_RATE): no such key (did you mean APP_TRACING_SAMPLE_RATE?); \
+             known keys are {KNOWN_KEYS}"
+        )
+    );
+    assert_eq!(
+        load_error(&[("APP_TRACING_BATCH__MAX_QUEUE_SIZ", "10")]),
+        "invalid tracing config: `batch.max_queue_siz` (from environment variable \
+         APP_TRACING_BATCH__MAX_QUEUE_SIZ): no such key (did you mean \
+         APP_TRACING_BATCH__MAX_QUEUE_SIZE?); known keys are `max_queue_size`, \
+         `max_export_batch_size`, `scheduled_delay_ms`, `export_timeout_ms`"
+    );
+    let file = yaml_file("servce_name: checkout\n");
+    let error = ConfigLoader::new()
+        .file(file.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: `servce_name` (from file {}): no such key (did you mean \
+             `service_name`?); known keys are {KNOWN_KEYS}",
+            file.path().display()
+        )
+    );
+    // Nothing close: no guess.
+    let message = load_error(&[("APP_TRACING_COLOUR", "blue")]);
+    assert!(
+        message.ends_with(&format!("no such key; known keys are {KNOWN_KEYS}")),
+        "{message}"
+    );
+}
+
 #[test]
 fn unknown_keys_unknown_samplers_and_propagators_are_errors() {
     let message = load_error(&[("APP_TRACING_SAMPEL_RATE", "0.5")]);

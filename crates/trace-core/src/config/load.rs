@@ -9,6 +9,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::Config;
+use super::env_names;
 use super::otel_env::OtelLayer;
 use super::validate;
 use crate::error::{ConfigError, FileFormat};
@@ -98,8 +99,24 @@ impl ConfigLoader {
     }
 
     /// Layers the sources, deserializes and validates.
+    ///
+    /// A variable whose name is almost one trace-core reads (`OTEL_EXPORTER_OTLP_ENDPIONT`,
+    /// `APP_TRACNG_SAMPLE_RATE`) is logged once as a warning naming the closest known
+    /// name: through `tracing` at `warn` (target `trace_core`), or on stderr when no
+    /// subscriber is set yet. The rule is in `docs/configuration.md`.
     pub fn load(self) -> Result<Config, ConfigError> {
-        let env = self.env.unwrap_or_else(|| std::env::vars().collect());
+        let env = self.env.unwrap_or_else(|| {
+            // `std::env::vars` panics on a name or value that is not UTF-8.
+            std::env::vars_os()
+                .map(|(name, value)| {
+                    (
+                        name.to_string_lossy().into_owned(),
+                        value.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect()
+        });
+        env_names::warn_once(&env_names::misspelt(&env, &self.env_prefix));
         let otel = OtelLayer::parse(&env)?;
         let mut figment = Figment::from(Serialized::defaults(&self.base));
         if let Some(path) = &self.file {
@@ -108,7 +125,9 @@ impl ConfigLoader {
         figment = figment
             .merge(PrefixedEnv::new(&self.env_prefix, &env))
             .merge(OtelProvider(otel));
-        let config: Config = figment.extract().map_err(|error| convert(&error))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|error| convert(&error, &self.env_prefix))?;
         validate::validate(&config, &|key| describe_source(&figment, key))?;
         Ok(config)
     }
@@ -314,7 +333,7 @@ fn describe(metadata: &Metadata, key: &str) -> String {
 }
 
 /// Turns figment's error into one that names key, source and allowed values.
-fn convert(error: &figment::Error) -> ConfigError {
+fn convert(error: &figment::Error, env_prefix: &str) -> ConfigError {
     let mut key = error.path.join(".");
     let (value, expected) = match &error.kind {
         Kind::UnknownVariant(actual, allowed) => (
@@ -330,9 +349,30 @@ fn convert(error: &figment::Error) -> ConfigError {
                     format!("{key}.{field}")
                 };
             }
+            let suggestion = env_names::closest(field, allowed.iter().copied()).map(|meant| {
+                let mut path: Vec<&str> = key.split('.').collect();
+                path.pop();
+                path.push(meant);
+                if error
+                    .metadata
+                    .as_ref()
+                    .is_some_and(|m| m.name == "environment variable")
+                {
+                    format!(
+                        " (did you mean {env_prefix}{}?)",
+                        path.join("__").to_ascii_uppercase()
+                    )
+                } else {
+                    format!(" (did you mean `{}`?)", path.join("."))
+                }
+            });
             (
                 None,
-                format!("no such key; known keys are {}", quoted_list(allowed)),
+                format!(
+                    "no such key{}; known keys are {}",
+                    suggestion.unwrap_or_default(),
+                    quoted_list(allowed)
+                ),
             )
         }
         Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
