@@ -168,12 +168,7 @@ pub(super) fn warn_once(misspelt: &[Misspelt]) {
         }
         let message = variable.message();
         if tracing::dispatcher::has_been_set() {
-            tracing::warn!(
-                target: "trace_core",
-                variable = %variable.name,
-                did_you_mean = %variable.meant,
-                "{message}"
-            );
+            tracing::warn!(target: "trace_core", "{message}");
         } else {
             eprintln!("trace-core: warning: {message}");
         }
