@@ -303,11 +303,10 @@ fn http_failure_cause(
             }
         }
     }
-    let text = chain
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
+    let mut parts: Vec<String> = chain.iter().map(ToString::to_string).collect();
+    // A wrapping `io::Error` says what the error it wraps says.
+    parts.dedup();
+    let text = parts.join(": ");
     cause_from_message(&OTelSdkError::InternalFailure(text), timeout)
 }
 
