@@ -7,6 +7,7 @@
 //! Set `OTEL_EXPORTER_OTLP_ENDPOINT` (and `OTEL_TRACES_EXPORTER=otlp,console`) to send
 //! the same trace to a collector as well.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -17,7 +18,18 @@ use trace_core::{Config, ScopedTracer, SpanStart};
 static TRACER: ScopedTracer = ScopedTracer::new("quickstart", env!("CARGO_PKG_VERSION"));
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("quickstart: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_target(false).init();
 
     // Defaults print to the console; the environment may override anything.

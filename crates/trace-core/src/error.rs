@@ -12,12 +12,52 @@ use crate::export::ExportReport;
 /// ```text
 /// invalid tracing config: `sample_rate` = 1.5 (from environment variable OTEL_TRACES_SAMPLER_ARG): a number from 0.0 to 1.0
 /// ```
+///
+/// A configuration file that cannot be used is named with the OS's reason, or with the
+/// line and column of the problem:
+///
+/// ```text
+/// invalid tracing config: cannot read file /etc/app/tracing.yaml: No such file or directory (os error 2)
+/// invalid tracing config: cannot parse YAML file /etc/app/tracing.yaml at line 3, column 11: mapping values are not allowed in this context
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     key: String,
     source: String,
     value: Option<String>,
     expected: String,
+    form: Form,
+}
+
+/// How the message reads: a value that does not fit, or a file that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Form {
+    /// ``invalid tracing config: `KEY` = VALUE (from SOURCE): EXPECTED``.
+    Value,
+    /// `invalid tracing config: cannot read SOURCE: EXPECTED` (the OS's reason).
+    Unreadable,
+    /// `invalid tracing config: cannot parse FORMAT SOURCE at line L, column C: EXPECTED`
+    /// (the parser's message).
+    Unparsable {
+        format: FileFormat,
+        location: Option<(u32, u32)>,
+    },
+}
+
+/// The format of a configuration file, as named in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileFormat {
+    Yaml,
+    Toml,
+}
+
+impl fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileFormat::Yaml => "YAML",
+            FileFormat::Toml => "TOML",
+        })
+    }
 }
 
 impl ConfigError {
@@ -32,6 +72,38 @@ impl ConfigError {
             source: source.into(),
             value,
             expected: expected.into(),
+            form: Form::Value,
+        }
+    }
+
+    /// The configuration file `path` could not be read; `reason` is the OS's.
+    pub(crate) fn unreadable_file(path: &std::path::Path, reason: impl fmt::Display) -> Self {
+        Self {
+            form: Form::Unreadable,
+            ..Self::new(
+                "file",
+                format!("file {}", path.display()),
+                None,
+                reason.to_string(),
+            )
+        }
+    }
+
+    /// The configuration file `path` is not valid `format`: `message` is the parser's,
+    /// `location` the 1-based line and column.
+    pub(crate) fn unparsable_file(
+        path: &std::path::Path,
+        format: FileFormat,
+        location: Option<(usize, usize)>,
+        message: impl Into<String>,
+    ) -> Self {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            form: Form::Unparsable {
+                format,
+                location: location.map(|(line, column)| (clamp(line), clamp(column))),
+            },
+            ..Self::new("file", format!("file {}", path.display()), None, message)
         }
     }
 
@@ -46,19 +118,50 @@ impl ConfigError {
         &self.source
     }
 
-    /// What the key allows.
+    /// What the key allows; for a file that cannot be read or parsed, the reason.
     pub fn expected(&self) -> &str {
         &self.expected
+    }
+
+    /// For a configuration file that cannot be parsed: the 1-based line and column of
+    /// the problem, when the parser reports one.
+    pub fn file_location(&self) -> Option<(usize, usize)> {
+        match self.form {
+            Form::Unparsable { location, .. } => {
+                location.map(|(line, column)| (line as usize, column as usize))
+            }
+            Form::Value | Form::Unreadable => None,
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid tracing config: `{}`", self.key)?;
-        if let Some(value) = &self.value {
-            write!(f, " = {value}")?;
+        match self.form {
+            Form::Value => {
+                write!(f, "invalid tracing config: `{}`", self.key)?;
+                if let Some(value) = &self.value {
+                    write!(f, " = {value}")?;
+                }
+                write!(f, " (from {}): {}", self.source, self.expected)
+            }
+            Form::Unreadable => write!(
+                f,
+                "invalid tracing config: cannot read {}: {}",
+                self.source, self.expected
+            ),
+            Form::Unparsable { format, location } => {
+                write!(
+                    f,
+                    "invalid tracing config: cannot parse {format} {}",
+                    self.source
+                )?;
+                if let Some((line, column)) = location {
+                    write!(f, " at line {line}, column {column}")?;
+                }
+                write!(f, ": {}", self.expected)
+            }
         }
-        write!(f, " (from {}): {}", self.source, self.expected)
     }
 }
 

@@ -193,17 +193,26 @@ impl<'a> TracingBuilder<'a> {
             match kind {
                 ExporterKind::Otlp => {
                     let exporter = export::build_otlp_exporter(config)?;
-                    builder =
-                        builder.with_span_processor(batch(config, "otlp", exporter, &counters));
-                    destinations.push(format!(
-                        "otlp {} {}",
-                        config.protocol.as_str(),
-                        config.resolved_traces_endpoint()
+                    let endpoint = config.resolved_traces_endpoint();
+                    let protocol = config.protocol.as_str();
+                    let destination = format!("{endpoint} (otlp {protocol})");
+                    builder = builder.with_span_processor(batch(
+                        config,
+                        "otlp",
+                        destination,
+                        exporter,
+                        &counters,
                     ));
+                    destinations.push(format!("otlp {protocol} {endpoint}"));
                 }
                 ExporterKind::Console => {
                     let exporter = export::ConsoleTreeExporter::new();
-                    builder = builder.with_span_processor(simple("console", exporter, &counters));
+                    builder = builder.with_span_processor(simple(
+                        "console",
+                        "the console".to_owned(),
+                        exporter,
+                        &counters,
+                    ));
                     destinations.push("console".to_owned());
                 }
                 ExporterKind::JsonFile => {
@@ -213,6 +222,7 @@ impl<'a> TracingBuilder<'a> {
                     builder = builder.with_span_processor(batch(
                         config,
                         "json-file",
+                        format!("json-file {path}"),
                         exporter,
                         &counters,
                     ));
@@ -298,6 +308,7 @@ fn dedup(kinds: &[ExporterKind]) -> Vec<ExporterKind> {
 fn batch<E: SpanExporter + 'static>(
     config: &Config,
     name: &'static str,
+    destination: String,
     exporter: E,
     counters: &Arc<Counters>,
 ) -> CountingProcessor<BatchSpanProcessor> {
@@ -309,6 +320,7 @@ fn batch<E: SpanExporter + 'static>(
     let exporter = CountingExporter {
         inner: exporter,
         name,
+        destination,
         counters: Arc::clone(counters),
     };
     CountingProcessor {
@@ -319,12 +331,14 @@ fn batch<E: SpanExporter + 'static>(
 
 fn simple<E: SpanExporter + 'static>(
     name: &'static str,
+    destination: String,
     exporter: E,
     counters: &Arc<Counters>,
 ) -> CountingProcessor<SimpleSpanProcessor<CountingExporter<E>>> {
     let exporter = CountingExporter {
         inner: exporter,
         name,
+        destination,
         counters: Arc::clone(counters),
     };
     CountingProcessor {

@@ -133,6 +133,152 @@ fn toml_files_and_file_sections_are_supported() {
     assert_eq!(config.exporters, vec![ExporterKind::Console]);
 }
 
+fn file_error(suffix: &str, text: &str) -> (tempfile::NamedTempFile, trace_core::ConfigError) {
+    let mut file = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    let error = ConfigLoader::new()
+        .file(file.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    (file, error)
+}
+
+#[test]
+fn a_yaml_syntax_error_names_the_file_line_and_column() {
+    let (file, error) = file_error(
+        ".yaml",
+        "service_name: checkout\n\
+         sample_rate: 0.5\n  \
+         endpoint: http://collector:4318\n",
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse YAML file {} at line 3, column 11: \
+             mapping values are not allowed in this context",
+            file.path().display()
+        )
+    );
+    assert_eq!(error.file_location(), Some((3, 11)));
+    assert_eq!(
+        error.source_name(),
+        format!("file {}", file.path().display())
+    );
+
+    let (file, error) = file_error(".yml", "tracing:\n  exporters: [otlp, console\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse YAML file {} at line 3, column 1: \
+             did not find expected ',' or ']', while parsing a flow sequence at line 2 column 14",
+            file.path().display()
+        )
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_names_the_file_line_and_column() {
+    let (file, error) = file_error(".toml", "[tracing\nservice_name = \"checkout\"\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse TOML file {} at line 1, column 9: \
+             invalid table header; expected `.`, `]`",
+            file.path().display()
+        )
+    );
+    let (file, error) = file_error(".toml", "[tracing]\nservice_name = checkout\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse TOML file {} at line 2, column 16: \
+             invalid string; expected `\"`, `'`",
+            file.path().display()
+        )
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_map_of_keys_is_an_error_and_an_empty_one_sets_nothing() {
+    let (file, error) = file_error(".yaml", "- service_name\n- checkout\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot parse YAML file {} at line 1, column 1: \
+             invalid type: sequence, expected a map",
+            file.path().display()
+        )
+    );
+    for text in ["", "# tracing: nothing set here yet\n"] {
+        let file = yaml_file(text);
+        let config = ConfigLoader::new()
+            .file(file.path())
+            .env_vars::<&str, &str>([])
+            .load()
+            .unwrap();
+        assert_eq!(config, Config::default());
+    }
+}
+
+#[test]
+fn a_value_of_the_wrong_type_says_what_to_write() {
+    let file = yaml_file("sample_rate: abc\n");
+    let error = ConfigLoader::new()
+        .file(file.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: `sample_rate` = string \"abc\" (from file {}): a number",
+            file.path().display()
+        )
+    );
+    assert_eq!(
+        load_error(&[("APP_TRACING_BATCH__MAX_QUEUE_SIZE", "lots")]),
+        "invalid tracing config: `batch.max_queue_size` = string \"lots\" (from environment \
+         variable APP_TRACING_BATCH__MAX_QUEUE_SIZE): a whole number, 0 or more"
+    );
+    assert_eq!(
+        load_error(&[("APP_TRACING_INSECURE", "yes")]),
+        "invalid tracing config: `insecure` = string \"yes\" (from environment variable \
+         APP_TRACING_INSECURE): `true` or `false`"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn a_missing_or_unreadable_file_names_the_path_and_the_os_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("tracing.yaml");
+    let error = ConfigLoader::new()
+        .file(&missing)
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot read file {}: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+    let error = ConfigLoader::new()
+        .file(dir.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: cannot read file {}: Is a directory (os error 21)",
+            dir.path().display()
+        )
+    );
+}
+
 fn load_error(vars: &[(&str, &str)]) -> String {
     ConfigLoader::new()
         .env_vars(vars.iter().copied())
@@ -196,6 +342,56 @@ fn a_malformed_endpoint_is_rejected_with_its_source() {
 }
 
 #[test]
+fn an_endpoint_missing_the_colon_after_http_is_rejected_wherever_it_comes_from() {
+    let allowed = "an http:// or https:// URL with a host, such as http://localhost:4318; \
+                   did you mean http://collector:4318?";
+    for (var, key) in [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "endpoint"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces_endpoint"),
+        ("APP_TRACING_ENDPOINT", "endpoint"),
+        ("APP_TRACING_TRACES_ENDPOINT", "traces_endpoint"),
+    ] {
+        assert_eq!(
+            load_error(&[(var, "http//collector:4318")]),
+            format!(
+                "invalid tracing config: `{key}` = http//collector:4318 \
+                 (from environment variable {var}): {allowed}"
+            )
+        );
+    }
+    for key in ["endpoint", "traces_endpoint"] {
+        let file = yaml_file(&format!("{key}: http//collector:4318\n"));
+        let error = ConfigLoader::new()
+            .file(file.path())
+            .env_vars::<&str, &str>([])
+            .load()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "invalid tracing config: `{key}` = http//collector:4318 (from file {}): {allowed}",
+                file.path().display()
+            )
+        );
+    }
+    let config = Config {
+        endpoint: Some("http//collector:4318".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        config.validate().unwrap_err().to_string(),
+        format!("invalid tracing config: `endpoint` = http//collector:4318 (from code): {allowed}")
+    );
+    assert_eq!(
+        trace_core::init(&config).unwrap_err().to_string(),
+        format!(
+            "tracing not started: invalid tracing config: `endpoint` = http//collector:4318 \
+             (from code): {allowed}"
+        )
+    );
+}
+
+#[test]
 fn malformed_headers_are_rejected_without_echoing_values() {
     let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key")]);
     assert!(message.contains("`headers`"), "{message}");
@@ -206,6 +402,114 @@ fn malformed_headers_are_rejected_without_echoing_values() {
     assert!(!message.contains("secret"), "{message}");
     let message = load_error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=top%0Asecret")]);
     assert!(!message.contains("secret"), "{message}");
+}
+
+/// Collects `LEVEL target: message` of every event logged while `f` runs on this thread.
+fn logged_while(f: impl FnOnce()) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<String>>>);
+    struct Message(String);
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    impl<S: tracing::Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            let meta = event.metadata();
+            self.0.lock().unwrap().push(format!(
+                "{} {}: {}",
+                meta.level(),
+                meta.target(),
+                message.0
+            ));
+        }
+    }
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    tracing::subscriber::with_default(subscriber, f);
+    capture.0.lock().unwrap().clone()
+}
+
+#[test]
+fn a_misspelt_variable_is_warned_about_once_with_the_name_meant() {
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPIONT", "http://collector:4318"),
+        ("APP_TRACNG_SAMPLE_RATE", "0.25"),
+        // Other OpenTelemetry components' variables are left alone.
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://collector:4318"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "1000"),
+    ];
+    let logged = logged_while(|| {
+        for _ in 0..2 {
+            let config = ConfigLoader::new().env_vars(vars).load().unwrap();
+            // Ignored, as before; now with a warning.
+            assert_eq!(config, Config::default());
+        }
+    });
+    assert_eq!(
+        logged,
+        [
+            "WARN trace_core: unknown environment variable APP_TRACNG_SAMPLE_RATE is ignored; \
+             did you mean APP_TRACING_SAMPLE_RATE?",
+            "WARN trace_core: unknown environment variable OTEL_EXPORTER_OTLP_ENDPIONT is \
+             ignored; did you mean OTEL_EXPORTER_OTLP_ENDPOINT?",
+        ]
+    );
+}
+
+const KNOWN_KEYS: &str = "`enabled`, `service_name`, `service_version`, `service_namespace`, \
+    `service_instance_id`, `environment`, `resource_attributes`, `exporters`, `endpoint`, \
+    `traces_endpoint`, `protocol`, `headers`, `compression`, `insecure`, `certificate`, \
+    `timeout_ms`, `sampler`, `sample_rate`, `propagators`, `batch`, `json_file_path`, \
+    `shutdown_timeout_ms`";
+
+#[test]
+fn an_unknown_key_names_the_closest_known_one() {
+    assert_eq!(
+        load_error(&[("APP_TRACING_SAMPEL_RATE", "0.5")]),
+        format!(
+            "invalid tracing config: `sampel_rate` (from environment variable \
+             APP_TRACING_SAMPEL_RATE): no such key (did you mean APP_TRACING_SAMPLE_RATE?); \
+             known keys are {KNOWN_KEYS}"
+        )
+    );
+    assert_eq!(
+        load_error(&[("APP_TRACING_BATCH__MAX_QUEUE_SIZ", "10")]),
+        "invalid tracing config: `batch.max_queue_siz` (from environment variable \
+         APP_TRACING_BATCH__MAX_QUEUE_SIZ): no such key (did you mean \
+         APP_TRACING_BATCH__MAX_QUEUE_SIZE?); known keys are `max_queue_size`, \
+         `max_export_batch_size`, `scheduled_delay_ms`, `export_timeout_ms`"
+    );
+    let file = yaml_file("servce_name: checkout\n");
+    let error = ConfigLoader::new()
+        .file(file.path())
+        .env_vars::<&str, &str>([])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid tracing config: `servce_name` (from file {}): no such key (did you mean \
+             `service_name`?); known keys are {KNOWN_KEYS}",
+            file.path().display()
+        )
+    );
+    // Nothing close: no guess.
+    let message = load_error(&[("APP_TRACING_COLOUR", "blue")]);
+    assert!(
+        message.ends_with(&format!("no such key; known keys are {KNOWN_KEYS}")),
+        "{message}"
+    );
 }
 
 #[test]

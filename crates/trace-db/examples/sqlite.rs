@@ -5,6 +5,8 @@
 //! cargo run -p trace-db --example sqlite
 //! ```
 
+use std::process::ExitCode;
+
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::SpanKind;
 use sea_orm::entity::prelude::*;
@@ -35,7 +37,18 @@ mod cake {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sqlite: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = trace_core::ConfigLoader::new()
         .defaults(Config {
             service_name: Some("trace-db-example".into()),

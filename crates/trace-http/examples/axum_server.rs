@@ -7,6 +7,7 @@
 //! Prints each trace as a tree on the console (no collector needed).
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use axum::Router;
 use axum::extract::Path;
@@ -32,7 +33,18 @@ async fn user(Path(id): Path<u64>, span: ServerSpan) -> Result<String, StatusCod
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("axum_server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let guard = trace_core::init(&Config {
         service_name: Some("axum-server-example".into()),
         exporters: vec![ExporterKind::Console],

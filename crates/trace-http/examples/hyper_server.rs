@@ -7,6 +7,7 @@
 //! Prints each trace as a tree on the console (no collector needed).
 
 use std::convert::Infallible;
+use std::process::ExitCode;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -50,7 +51,18 @@ fn route(parts: &http::request::Parts) -> Option<String> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hyper_server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let guard = trace_core::init(&Config {
         service_name: Some("hyper-server-example".into()),
         exporters: vec![ExporterKind::Console],

@@ -7,6 +7,8 @@
 //!
 //! Prints the trace as a tree on the console (no collector needed).
 
+use std::process::ExitCode;
+
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -21,7 +23,18 @@ use trace_http::server::HttpServerLayer;
 static TRACER: ScopedTracer = ScopedTracer::new("reqwest-client-example", "0.1.0");
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("reqwest_client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let guard = trace_core::init(&Config {
         service_name: Some("reqwest-client-example".into()),
         exporters: vec![ExporterKind::Console],

@@ -6,6 +6,7 @@
 //! of the trace (whose first line shows the trace id), then the span id of each span,
 //! so every line's `trace_id` and `span_id` can be matched by eye.
 
+use std::process::ExitCode;
 use std::sync::Mutex;
 
 use opentelemetry::Context;
@@ -33,7 +34,18 @@ fn quote_price(order_id: u64) -> u64 {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("json_logs: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let guard = trace_core::init(&Config {
         service_name: Some("orders".into()),
         exporters: vec![ExporterKind::Console],

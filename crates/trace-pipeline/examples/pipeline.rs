@@ -9,6 +9,7 @@
 //! the same traces to a collector as well.
 
 use std::collections::HashMap;
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::SpanKind;
@@ -34,7 +35,18 @@ impl std::fmt::Display for CapabilityError {
 impl std::error::Error for CapabilityError {}
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pipeline: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_target(false).init();
     let config = ConfigLoader::new()
         .defaults(Config {

@@ -4,6 +4,7 @@
 //! cargo run -p trace-pipeline --features runner --example runner
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use trace_core::Config;
@@ -37,7 +38,18 @@ async fn post(digest: Digest) -> Result<Digest, StepError> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("runner: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = ConfigLoader::new()
         .defaults(Config {
             service_name: Some("runner-example".into()),

@@ -5,6 +5,7 @@
 //! cargo run -p trace-pubsub --example in_process
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -30,7 +31,18 @@ impl std::fmt::Display for OutOfStock {
 impl std::error::Error for OutOfStock {}
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("in_process: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = ConfigLoader::new()
         .defaults(Config {
             service_name: Some("in-process-example".into()),

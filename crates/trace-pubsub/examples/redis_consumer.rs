@@ -11,6 +11,7 @@
 //! otherwise (the tests use `OTEL_TRACES_EXPORTER=json-file` and
 //! `APP_TRACING_JSON_FILE_PATH`). Run `--example redis_streams` to publish.
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use fred::prelude::{Builder, ClientLike, Config as RedisConfig};
@@ -29,7 +30,18 @@ fn var(name: &str, default: &str) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("redis_consumer: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = ConfigLoader::new()
         .defaults(Config {
             service_name: Some("redis-consumer".into()),

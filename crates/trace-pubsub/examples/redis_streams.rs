@@ -7,6 +7,7 @@
 //!
 //! Needs a Redis server: `REDIS_URL` (default `redis://127.0.0.1:6379`).
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use fred::prelude::{Builder, ClientLike, Config as RedisConfig, KeysInterface};
@@ -21,7 +22,18 @@ use trace_pubsub::{ConsumeLayer, Delivery, Message, Outcome, Publisher, TracedPu
 static TRACER: ScopedTracer = ScopedTracer::new("redis-streams-example", env!("CARGO_PKG_VERSION"));
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("redis_streams: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = ConfigLoader::new()
         .defaults(Config {
             service_name: Some("redis-streams-example".into()),

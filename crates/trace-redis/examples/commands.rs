@@ -6,6 +6,7 @@
 //! REDIS_URL=redis://127.0.0.1:6380/2 cargo run -p trace-redis --example commands
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use fred::prelude::*;
@@ -18,7 +19,18 @@ use tracing_subscriber::layer::SubscriberExt;
 static TRACER: ScopedTracer = ScopedTracer::new("commands-example", env!("CARGO_PKG_VERSION"));
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    // `?` in `main` would print the error's `Debug` form; print what it says instead.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("commands: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let guard = trace_core::init(&trace_core::Config {
         service_name: Some("commands-example".into()),
         exporters: vec![ExporterKind::Console],

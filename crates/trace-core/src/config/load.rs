@@ -9,9 +9,10 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::Config;
+use super::env_names;
 use super::otel_env::OtelLayer;
 use super::validate;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, FileFormat};
 
 /// The default prefix of the service's own tracing variables.
 pub const DEFAULT_ENV_PREFIX: &str = "APP_TRACING_";
@@ -98,8 +99,24 @@ impl ConfigLoader {
     }
 
     /// Layers the sources, deserializes and validates.
+    ///
+    /// A variable whose name is almost one trace-core reads (`OTEL_EXPORTER_OTLP_ENDPIONT`,
+    /// `APP_TRACNG_SAMPLE_RATE`) is logged once as a warning naming the closest known
+    /// name: through `tracing` at `warn` (target `trace_core`), or on stderr when no
+    /// subscriber is set yet. The rule is in `docs/configuration.md`.
     pub fn load(self) -> Result<Config, ConfigError> {
-        let env = self.env.unwrap_or_else(|| std::env::vars().collect());
+        let env = self.env.unwrap_or_else(|| {
+            // `std::env::vars` panics on a name or value that is not UTF-8.
+            std::env::vars_os()
+                .map(|(name, value)| {
+                    (
+                        name.to_string_lossy().into_owned(),
+                        value.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect()
+        });
+        env_names::warn_once(&env_names::misspelt(&env, &self.env_prefix));
         let otel = OtelLayer::parse(&env)?;
         let mut figment = Figment::from(Serialized::defaults(&self.base));
         if let Some(path) = &self.file {
@@ -108,38 +125,107 @@ impl ConfigLoader {
         figment = figment
             .merge(PrefixedEnv::new(&self.env_prefix, &env))
             .merge(OtelProvider(otel));
-        let config: Config = figment.extract().map_err(|error| convert(&error))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|error| convert(&error, &self.env_prefix))?;
         validate::validate(&config, &|key| describe_source(&figment, key))?;
         Ok(config)
     }
 }
 
+/// Reads and parses the configuration file: a file that cannot be read is named with
+/// the OS's reason, one that cannot be parsed with the line and column of the problem.
 fn file_provider(path: &Path, section: Option<&str>) -> Result<Figment, ConfigError> {
-    let display = path.display().to_string();
-    if !path.is_file() {
-        return Err(ConfigError::new(
-            "file",
-            format!("file {display}"),
-            None,
-            "an existing, readable YAML or TOML file",
-        ));
-    }
-    let figment = match path.extension().and_then(|ext| ext.to_str()) {
-        Some("yaml" | "yml") => Figment::from(Yaml::file_exact(path)),
-        Some("toml") => Figment::from(Toml::file_exact(path)),
+    let text =
+        std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable_file(path, error))?;
+    let (format, values) = match path.extension().and_then(|ext| ext.to_str()) {
+        Some("yaml" | "yml") => (FileFormat::Yaml, parse_yaml(path, &text)?),
+        Some("toml") => (FileFormat::Toml, parse_toml(path, &text)?),
         _ => {
             return Err(ConfigError::new(
                 "file",
-                format!("file {display}"),
+                format!("file {}", path.display()),
                 None,
                 "a file name ending in .yaml, .yml or .toml",
             ));
         }
     };
+    let figment = Figment::from(FileValues {
+        name: format!("{format} file"),
+        path: path.to_owned(),
+        values,
+    });
     Ok(match section {
         Some(section) => figment.focus(section),
         None => figment,
     })
+}
+
+fn parse_yaml(path: &Path, text: &str) -> Result<Dict, ConfigError> {
+    // A file that is empty or holds only comments (`null`) sets nothing.
+    match <Yaml as Format>::from_str::<Option<Dict>>(text) {
+        Ok(values) => Ok(values.unwrap_or_default()),
+        Err(error) => {
+            let location = error.location().map(|at| (at.line(), at.column()));
+            // serde_yaml puts the location in its message; it is said once, in front.
+            let mut message = error.to_string();
+            if let Some((line, column)) = location {
+                message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
+            }
+            Err(ConfigError::unparsable_file(
+                path,
+                FileFormat::Yaml,
+                location,
+                message,
+            ))
+        }
+    }
+}
+
+fn parse_toml(path: &Path, text: &str) -> Result<Dict, ConfigError> {
+    <Toml as Format>::from_str::<Dict>(text).map_err(|error| {
+        let location = error.span().map(|span| line_and_column(text, span.start));
+        let message = error
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::unparsable_file(path, FileFormat::Toml, location, message)
+    })
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = (0..=offset.min(text.len()))
+        .rev()
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(0);
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
+/// The parsed file, with metadata naming its path so that errors about its values say
+/// `file <path>`.
+struct FileValues {
+    name: String,
+    path: PathBuf,
+    values: Dict,
+}
+
+impl Provider for FileValues {
+    fn metadata(&self) -> Metadata {
+        Metadata::from(self.name.clone(), self.path.as_path())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
 }
 
 /// The service's own variables: `{prefix}SAMPLE_RATE`, `{prefix}BATCH__MAX_QUEUE_SIZE`.
@@ -247,7 +333,7 @@ fn describe(metadata: &Metadata, key: &str) -> String {
 }
 
 /// Turns figment's error into one that names key, source and allowed values.
-fn convert(error: &figment::Error) -> ConfigError {
+fn convert(error: &figment::Error, env_prefix: &str) -> ConfigError {
     let mut key = error.path.join(".");
     let (value, expected) = match &error.kind {
         Kind::UnknownVariant(actual, allowed) => (
@@ -263,13 +349,34 @@ fn convert(error: &figment::Error) -> ConfigError {
                     format!("{key}.{field}")
                 };
             }
+            let suggestion = env_names::closest(field, allowed.iter().copied()).map(|meant| {
+                let mut path: Vec<&str> = key.split('.').collect();
+                path.pop();
+                path.push(meant);
+                if error
+                    .metadata
+                    .as_ref()
+                    .is_some_and(|m| m.name == "environment variable")
+                {
+                    format!(
+                        " (did you mean {env_prefix}{}?)",
+                        path.join("__").to_ascii_uppercase()
+                    )
+                } else {
+                    format!(" (did you mean `{}`?)", path.join("."))
+                }
+            });
             (
                 None,
-                format!("no such key; known keys are {}", quoted_list(allowed)),
+                format!(
+                    "no such key{}; known keys are {}",
+                    suggestion.unwrap_or_default(),
+                    quoted_list(allowed)
+                ),
             )
         }
         Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
-            (Some(actual.to_string()), expected.clone())
+            (Some(actual.to_string()), plain_expected(expected))
         }
         Kind::Message(message) => (None, message.clone()),
         other => (None, other.to_string()),
@@ -284,6 +391,17 @@ fn convert(error: &figment::Error) -> ConfigError {
         value,
         expected,
     )
+}
+
+/// serde names numbers by their Rust type (`f64`, `u64`); say what to write instead.
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "f32" | "f64" => "a number".to_owned(),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+        "a boolean" => "`true` or `false`".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 fn quoted_list(items: &[&str]) -> String {

@@ -15,6 +15,7 @@
 //! A value that does not fit is a [`ConfigError`] naming the key, where the value came
 //! from and what is allowed.
 
+mod env_names;
 mod load;
 mod otel_env;
 mod validate;

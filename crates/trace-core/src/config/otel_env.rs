@@ -78,6 +78,11 @@ const PLAIN_VARS: &[(&str, &str, Kind)] = &[
     ),
 ];
 
+/// Every `OTEL_*` variable trace-core reads.
+pub(super) fn variable_names() -> impl Iterator<Item = &'static str> {
+    std::iter::once("OTEL_SDK_DISABLED").chain(PLAIN_VARS.iter().map(|(var, _, _)| *var))
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Text,

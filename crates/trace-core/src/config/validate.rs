@@ -100,26 +100,83 @@ pub(super) fn validate(config: &Config, source_of: SourceOf<'_>) -> Result<(), C
     Ok(())
 }
 
+/// What an endpoint must look like, for error messages.
+const ENDPOINT_EXPECTED: &str =
+    "an http:// or https:// URL with a host, such as http://localhost:4318";
+
 /// Adds a scheme to a bare `host:port` and checks that the result is a usable URL.
+///
+/// Allowed: `http://host[:port][/path]`, `https://host[:port][/path]`, and a bare
+/// `host[:port][/path]` (the scheme then follows `insecure`). A scheme whose `://` was
+/// mistyped (`http//collector:4318`, `http:/collector`, `https:collector:4318`) is an
+/// error naming the URL that was probably meant, never a host called `http`.
 pub(crate) fn normalize_endpoint(endpoint: &str, insecure: bool) -> Result<String, String> {
     let endpoint = endpoint.trim();
     let with_scheme = if endpoint.contains("://") {
         endpoint.to_owned()
-    } else if insecure {
-        format!("http://{endpoint}")
     } else {
-        format!("https://{endpoint}")
+        if let Some(mistyped) = mistyped_scheme(endpoint) {
+            return Err(match mistyped {
+                Some(meant) => format!("{ENDPOINT_EXPECTED}; did you mean {meant}?"),
+                None => ENDPOINT_EXPECTED.to_owned(),
+            });
+        }
+        // A bare `host:port/path` has no `//`; one here is a mangled scheme
+        // (`htp//collector`) or path, and would be sent somewhere unintended.
+        if endpoint.contains("//") || endpoint.contains('\\') {
+            return Err(ENDPOINT_EXPECTED.to_owned());
+        }
+        if insecure {
+            format!("http://{endpoint}")
+        } else {
+            format!("https://{endpoint}")
+        }
     };
-    let expected = "an http:// or https:// URL with a host, such as http://localhost:4318";
-    let uri: http::Uri = with_scheme.parse().map_err(|_| expected.to_owned())?;
+    let uri: http::Uri = with_scheme
+        .parse()
+        .map_err(|_| ENDPOINT_EXPECTED.to_owned())?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(expected.to_owned()),
+        _ => return Err(ENDPOINT_EXPECTED.to_owned()),
     }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(with_scheme),
-        _ => Err(expected.to_owned()),
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(ENDPOINT_EXPECTED.to_owned());
     }
+    // `http::Uri` takes any digits as a port; the connection would fail at every export.
+    let port = uri
+        .authority()
+        .and_then(|authority| authority.as_str().rsplit_once(':'))
+        .map(|(_, port)| port)
+        .filter(|port| !port.is_empty() && !port.contains(']'));
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|port| port > 0)
+    {
+        return Err(format!(
+            "{ENDPOINT_EXPECTED}; the port must be a number from 1 to 65535"
+        ));
+    }
+    Ok(with_scheme)
+}
+
+/// A scheme-less endpoint that starts with `http` or `https` followed by `:`, `/` or
+/// `\` is a URL whose `://` was mistyped: `Some(Some(meant))` with the URL that was
+/// probably meant, `Some(None)` when there is no host to suggest one with, `None` for
+/// an ordinary `host:port` (including hosts such as `httpbin` or `http-collector`).
+fn mistyped_scheme(endpoint: &str) -> Option<Option<String>> {
+    let lower = endpoint.to_ascii_lowercase();
+    let scheme = ["https", "http"]
+        .into_iter()
+        .find(|scheme| lower.starts_with(scheme))?;
+    let rest = &endpoint[scheme.len()..];
+    let host = rest.trim_start_matches([':', '/', '\\']);
+    if host.len() == rest.len() {
+        return None;
+    }
+    let has_host = host
+        .split([':', '/'])
+        .next()
+        .is_some_and(|name| !name.is_empty() && !name.bytes().all(|b| b.is_ascii_digit()));
+    Some(has_host.then(|| format!("{scheme}://{host}")))
 }
 
 pub(super) fn resolved_traces_endpoint(config: &Config) -> String {
@@ -134,5 +191,100 @@ pub(super) fn resolved_traces_endpoint(config: &Config) -> String {
         (Some(base), _) => format!("{}/v1/traces", normalize(base).trim_end_matches('/')),
         (None, Protocol::Grpc) => "http://localhost:4317".to_owned(),
         (None, _) => "http://localhost:4318/v1/traces".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_endpoint;
+
+    #[test]
+    fn urls_and_bare_host_ports_are_accepted() {
+        for (endpoint, insecure, normalized) in [
+            ("http://collector:4318", false, "http://collector:4318"),
+            ("https://collector:4318/", false, "https://collector:4318/"),
+            (" http://[::1]:4318 ", false, "http://[::1]:4318"),
+            ("collector:4318", false, "https://collector:4318"),
+            ("collector:4318", true, "http://collector:4318"),
+            (
+                "httpbin:4318/v1/traces",
+                true,
+                "http://httpbin:4318/v1/traces",
+            ),
+            ("http-collector:4318", true, "http://http-collector:4318"),
+        ] {
+            assert_eq!(
+                normalize_endpoint(endpoint, insecure).as_deref(),
+                Ok(normalized),
+                "{endpoint}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_mistyped_scheme_is_rejected_with_the_url_meant() {
+        for (endpoint, meant) in [
+            ("http//collector:4318", "http://collector:4318"),
+            ("http:/collector:4318", "http://collector:4318"),
+            ("https:collector:4318", "https://collector:4318"),
+            (
+                "https//collector:4318/v1/traces",
+                "https://collector:4318/v1/traces",
+            ),
+            ("HTTP//collector:4318", "http://collector:4318"),
+            ("http:\\\\collector:4318", "http://collector:4318"),
+        ] {
+            assert_eq!(
+                normalize_endpoint(endpoint, true),
+                Err(format!(
+                    "an http:// or https:// URL with a host, such as http://localhost:4318; \
+                     did you mean {meant}?"
+                )),
+                "{endpoint}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_without_a_usable_scheme_or_host_are_rejected() {
+        for endpoint in [
+            "",
+            "http://",
+            "http:4318",
+            "http//",
+            "htp//collector:4318",
+            "htp://collector:4318",
+            "ftp://collector:21",
+            "http://:4318",
+            "collector//v1/traces",
+        ] {
+            assert_eq!(
+                normalize_endpoint(endpoint, true),
+                Err(
+                    "an http:// or https:// URL with a host, such as http://localhost:4318"
+                        .to_owned()
+                ),
+                "{endpoint:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_port_out_of_range_is_rejected() {
+        for endpoint in [
+            "http://collector:99999",
+            "collector:0",
+            "http://[::1]:65536/",
+        ] {
+            assert_eq!(
+                normalize_endpoint(endpoint, true),
+                Err(
+                    "an http:// or https:// URL with a host, such as http://localhost:4318; \
+                     the port must be a number from 1 to 65535"
+                        .to_owned()
+                ),
+                "{endpoint}"
+            );
+        }
     }
 }

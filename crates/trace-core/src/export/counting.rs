@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 /// Span counts of one exporter since start.
@@ -51,8 +51,9 @@ impl Counters {
     }
 
     /// Logs export failures at most every 10 seconds, so a dead collector is visible
-    /// without flooding the service's logs.
-    fn warn_failure(&self, exporter: &str, error: &dyn std::fmt::Display) {
+    /// without flooding the service's logs:
+    /// `span export to http://collector:4318/v1/traces (otlp http/protobuf) failed: connection refused`.
+    fn warn_failure(&self, exporter: &str, destination: &str, error: &OTelSdkError) {
         let mut last = self
             .last_warning
             .lock()
@@ -61,11 +62,18 @@ impl Counters {
         if due {
             *last = Some(Instant::now());
             let failed = self.failed.load(Ordering::Relaxed);
+            let cause = match error {
+                OTelSdkError::InternalFailure(cause) => cause.clone(),
+                OTelSdkError::Timeout(after) => {
+                    format!("timed out after {} ms", after.as_millis())
+                }
+                OTelSdkError::AlreadyShutdown => "the exporter was already shut down".to_owned(),
+            };
             tracing::warn!(
                 target: "trace_core",
                 exporter,
                 spans_failed_so_far = failed,
-                "span export failed: {error}"
+                "span export to {destination} failed: {cause}"
             );
         }
     }
@@ -75,7 +83,11 @@ impl Counters {
 #[derive(Debug)]
 pub(crate) struct CountingExporter<E> {
     pub(crate) inner: E,
+    /// `otlp`, `console`, `json-file`: the `exporter` field of the failure warning.
     pub(crate) name: &'static str,
+    /// Where spans go, as the failure warning names it: the endpoint and protocol, or
+    /// the file.
+    pub(crate) destination: String,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -87,7 +99,8 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
             Ok(()) => self.counters.exported.fetch_add(count, Ordering::Relaxed),
             Err(error) => {
                 let total = self.counters.failed.fetch_add(count, Ordering::Relaxed);
-                self.counters.warn_failure(self.name, error);
+                self.counters
+                    .warn_failure(self.name, &self.destination, error);
                 total
             }
         };

@@ -1,10 +1,15 @@
 //! The OTLP exporter, built from [`Config`] with every value set explicitly so the
-//! exporter never re-reads the environment behind trace-core's back.
+//! exporter never re-reads the environment behind trace-core's back, and wrapped so a
+//! failed export says why (connection refused, timed out, TLS, HTTP status).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 use opentelemetry_otlp::SpanExporter;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::SpanData;
 
 use crate::config::{Config, Protocol};
 use crate::error::InitError;
@@ -13,14 +18,129 @@ use crate::error::InitError;
 use unavailable::NoOtlpExporter as SpanExporter;
 
 /// Builds the OTLP span exporter for `config`.
-pub(crate) fn build_otlp_exporter(config: &Config) -> Result<SpanExporter, InitError> {
+pub(crate) fn build_otlp_exporter(config: &Config) -> Result<OtlpExporter, InitError> {
     let endpoint = config.resolved_traces_endpoint();
     // `batch.export_timeout_ms` caps the per-request timeout, as OTEL_BSP_EXPORT_TIMEOUT does.
     let timeout = Duration::from_millis(config.timeout_ms.min(config.batch.export_timeout_ms));
-    match config.protocol {
-        Protocol::HttpProtobuf | Protocol::HttpJson => http(config, endpoint, timeout),
-        Protocol::Grpc => grpc(config, endpoint, timeout),
+    let last_failure = LastFailure::default();
+    let inner = match config.protocol {
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            http(config, endpoint, timeout, last_failure.clone())?
+        }
+        Protocol::Grpc => grpc(config, endpoint, timeout)?,
+    };
+    Ok(OtlpExporter {
+        inner,
+        timeout,
+        last_failure,
+    })
+}
+
+/// Why the last request failed, as the HTTP client saw it: opentelemetry-otlp turns
+/// every transport error into "network error", which helps nobody.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LastFailure(Arc<Mutex<Option<String>>>);
+
+impl LastFailure {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    #[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
+    fn set(&self, cause: String) {
+        *self.slot() = Some(cause);
+    }
+
+    fn take(&self) -> Option<String> {
+        self.slot().take()
+    }
+}
+
+/// The OTLP exporter, with failures that name their cause: `connection refused`,
+/// `timed out after 500 ms`, `TLS handshake failed: ...`, `HTTP status 503 Service
+/// Unavailable`. The counting exporter around it adds the endpoint.
+#[derive(Debug)]
+pub(crate) struct OtlpExporter {
+    inner: SpanExporter,
+    timeout: Duration,
+    last_failure: LastFailure,
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for OtlpExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        // Batches are exported one at a time, so the slot belongs to this export.
+        self.last_failure.take();
+        let result = self.inner.export(batch).await;
+        result.map_err(|error| {
+            let cause = self
+                .last_failure
+                .take()
+                .unwrap_or_else(|| cause_from_message(&error, self.timeout));
+            OTelSdkError::InternalFailure(cause)
+        })
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// The cause of a failed export from the exporter's own message, for failures the HTTP
+/// client did not see (gRPC, encoding): the gRPC exporter's message holds the
+/// transport error's whole chain.
+fn cause_from_message(error: &OTelSdkError, timeout: Duration) -> String {
+    let message = match error {
+        OTelSdkError::InternalFailure(message) => message.as_str(),
+        OTelSdkError::Timeout(_) => return timed_out(timeout),
+        OTelSdkError::AlreadyShutdown => return "the exporter was already shut down".into(),
+    };
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("connection refused") {
+        "connection refused".to_owned()
+    } else if lower.contains("deadlineexceeded")
+        || lower.contains("timed out")
+        || lower.contains("timeout expired")
+    {
+        timed_out(timeout)
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        format!("cannot resolve the host name ({})", innermost(message))
+    } else if [
+        "tls",
+        "certificate",
+        "handshake",
+        "corrupt message",
+        "fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
+    {
+        format!("TLS handshake failed: {}", innermost(message))
+    } else if let Some(at) = message.find("gRPC code: ") {
+        format!("gRPC status {}", &message[at + "gRPC code: ".len()..])
+    } else {
+        message.to_owned()
+    }
+}
+
+fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {} ms", timeout.as_millis())
+}
+
+/// The last part of a `: `-joined error chain: the most specific cause.
+fn innermost(chain: &str) -> &str {
+    chain.rsplit(": ").next().unwrap_or(chain).trim()
 }
 
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
@@ -40,7 +160,12 @@ fn read_certificate(config: &Config) -> Result<Option<Vec<u8>>, InitError> {
 }
 
 #[cfg(feature = "otlp-http")]
-fn http(config: &Config, endpoint: String, timeout: Duration) -> Result<SpanExporter, InitError> {
+fn http(
+    config: &Config,
+    endpoint: String,
+    timeout: Duration,
+    last_failure: LastFailure,
+) -> Result<SpanExporter, InitError> {
     use std::collections::HashMap;
 
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
@@ -51,7 +176,11 @@ fn http(config: &Config, endpoint: String, timeout: Duration) -> Result<SpanExpo
         Protocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
         _ => opentelemetry_otlp::Protocol::HttpBinary,
     };
-    let client = blocking_client(timeout, read_certificate(config)?)?;
+    let client = DiagnosingClient {
+        inner: blocking_client(timeout, read_certificate(config)?)?,
+        timeout,
+        last_failure,
+    };
     let headers: HashMap<String, String> = config.headers.clone().into_iter().collect();
     let mut builder = SpanExporter::builder()
         .with_http()
@@ -92,8 +221,97 @@ fn blocking_client(
     built.map_err(|error| InitError::exporter("OTLP/HTTP client", error))
 }
 
+/// The blocking reqwest client, keeping why a request failed or what status the
+/// collector answered with.
+#[cfg(feature = "otlp-http")]
+#[derive(Debug)]
+struct DiagnosingClient {
+    inner: reqwest::blocking::Client,
+    timeout: Duration,
+    last_failure: LastFailure,
+}
+
+#[cfg(feature = "otlp-http")]
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for DiagnosingClient {
+    async fn send_bytes(
+        &self,
+        request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
+    ) -> Result<
+        opentelemetry_http::Response<opentelemetry_http::Bytes>,
+        opentelemetry_http::HttpError,
+    > {
+        let result = opentelemetry_http::HttpClient::send_bytes(&self.inner, request).await;
+        match &result {
+            Ok(response) if !response.status().is_success() => {
+                self.last_failure
+                    .set(format!("HTTP status {}", response.status()));
+            }
+            Ok(_) => {}
+            Err(error) => self
+                .last_failure
+                .set(http_failure_cause(error.as_ref(), self.timeout)),
+        }
+        result
+    }
+}
+
+/// Names what went wrong with a request that got no response.
+#[cfg(feature = "otlp-http")]
+fn http_failure_cause(
+    error: &(dyn std::error::Error + Send + Sync + 'static),
+    timeout: Duration,
+) -> String {
+    use std::io::ErrorKind;
+
+    let mut chain = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = next {
+        chain.push(current);
+        // `io::Error::source` skips the error it wraps, and rustls's errors are wrapped
+        // so (in an `io::Error` that is itself wrapped in one).
+        let mut wrapped = current;
+        while let Some(inner) = wrapped
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            chain.push(inner);
+            wrapped = inner;
+        }
+        next = current.source();
+    }
+    for error in &chain {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return format!("TLS handshake failed: {tls}");
+        }
+    }
+    for error in &chain {
+        if error
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+        {
+            return timed_out(timeout);
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => return "connection refused".to_owned(),
+                ErrorKind::TimedOut => return timed_out(timeout),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                    return "the connection was closed by the other end".to_owned();
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut parts: Vec<String> = chain.iter().map(ToString::to_string).collect();
+    // A wrapping `io::Error` says what the error it wraps says.
+    parts.dedup();
+    let text = parts.join(": ");
+    cause_from_message(&OTelSdkError::InternalFailure(text), timeout)
+}
+
 #[cfg(not(feature = "otlp-http"))]
-fn http(_: &Config, _: String, _: Duration) -> Result<SpanExporter, InitError> {
+fn http(_: &Config, _: String, _: Duration, _: LastFailure) -> Result<SpanExporter, InitError> {
     Err(InitError::exporter(
         "OTLP/HTTP exporter",
         "trace-core was built without its `otlp-http` feature",
