@@ -1,16 +1,17 @@
 //! Redis Streams against a real redis-server (`TRACE_RS_REDIS_URL`, provisioned by
 //! `cargo xtask test`): one trace across publish and consume, in this process and in a
-//! separate consumer process, redelivery after a handler error, batch links, and
-//! hostile stream fields.
+//! separate consumer process, redelivery after a handler error, batch links, hostile
+//! stream fields, and a polling consumer that does not slow the application's commands
+//! down.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fred::prelude::{Builder, ClientLike, Config as RedisConfig, KeysInterface, StreamsInterface};
-use fred::types::{Key, Value};
+use fred::types::{CustomCommand, Key, Value};
 use opentelemetry::trace::{SpanId, SpanKind};
 use tower::service_fn;
 use tower_layer::Layer;
@@ -97,7 +98,7 @@ async fn publish_and_consume_in_a_group_continue_one_trace() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("one-trace");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
     consumer
@@ -153,7 +154,7 @@ async fn a_handler_error_is_recorded_and_the_entry_redelivered() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("redelivery");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
     let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));
@@ -211,7 +212,7 @@ async fn a_batch_read_links_every_entry() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("batch");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .batch_size(10)
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
@@ -289,7 +290,7 @@ async fn a_consumer_in_another_process_continues_the_trace() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("cross-process");
-    RedisStreamConsumer::new(client.clone(), &stream, "workers", "setup")
+    RedisStreamConsumer::new(&client, &stream, "workers", "setup")
         .create_group()
         .await
         .unwrap();
@@ -364,7 +365,7 @@ async fn hostile_stream_fields_start_new_traces_without_failing() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("hostile");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .batch_size(100)
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
@@ -497,4 +498,148 @@ async fn hostile_stream_fields_start_new_traces_without_failing() {
         }
     }
     let _: i64 = client.del(&stream).await.unwrap();
+}
+
+/// The server's connections on database `db` (`CLIENT LIST` lines).
+async fn connections_on(client: &fred::clients::Client, db: u8) -> Vec<String> {
+    let list: String = client
+        .custom(
+            CustomCommand::new_static("CLIENT", None, false),
+            vec!["LIST"],
+        )
+        .await
+        .unwrap();
+    let db = format!(" db={db} ");
+    list.lines()
+        .filter(|line| line.contains(&db))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether one of `connections` is blocked in `XREADGROUP`.
+fn blocked_in_xreadgroup(connections: &[String]) -> bool {
+    connections.iter().any(|line| {
+        line.contains(" cmd=xreadgroup ")
+            && line
+                .split(' ')
+                .any(|field| field.starts_with("flags=") && field.contains('b'))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_commands_do_not_wait_for_a_polling_consumer() {
+    let Some(url) = redis_url() else { return };
+    // A database no other test uses, to tell this test's connections apart.
+    const DB: u8 = 9;
+    let mut config = RedisConfig::from_url(&url).unwrap();
+    config.database = Some(DB);
+    let client = Builder::from_config(config).build().unwrap();
+    client.init().await.expect("Redis is reachable");
+    let stream = stream_name("app-latency");
+    let key = format!("{stream}:key");
+    // Built from the application's client, polling on a connection of its own.
+    let consumer =
+        RedisStreamConsumer::new(&client, &stream, "workers", "c1").block(Duration::from_secs(3));
+    consumer.create_group().await.unwrap();
+    let polling = tokio::spawn(consumer.serve(ConsumeLayer::new().layer(ack_handler())));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !blocked_in_xreadgroup(&connections_on(&client, DB).await) {
+        assert!(Instant::now() < deadline, "the consumer never blocked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let (mut set, mut get) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        let start = Instant::now();
+        let _: () = client.set(&key, i, None, None, false).await.unwrap();
+        set.push(start.elapsed());
+        let start = Instant::now();
+        let value: Option<i64> = client.get(&key).await.unwrap();
+        get.push(start.elapsed());
+        assert_eq!(value, Some(i));
+    }
+    let connections = connections_on(&client, DB).await;
+    assert!(
+        blocked_in_xreadgroup(&connections),
+        "the consumer was polling all along"
+    );
+    assert_eq!(connections.len(), 2, "the application's and the consumer's");
+    let millis = |d: &[Duration]| {
+        d.iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "with a consumer blocked in XREADGROUP (3 s):\n  SET ms: {}\n  GET ms: {}",
+        millis(&set),
+        millis(&get)
+    );
+    let max = set.iter().chain(&get).max().copied().unwrap_or_default();
+    assert!(
+        max < Duration::from_millis(5),
+        "an application command took {max:?} while the consumer polled"
+    );
+
+    // Dropping the consumer closes its connection.
+    polling.abort();
+    assert!(polling.await.unwrap_err().is_cancelled());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while connections_on(&client, DB).await.len() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the consumer's connection stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _: i64 = client.del((stream.as_str(), key.as_str())).await.unwrap();
+}
+
+/// Tasks alive in the test's runtime (fred runs one per connected client).
+fn tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+#[tokio::test]
+async fn the_consumers_connection_task_ends_with_it() {
+    let Some(url) = redis_url() else { return };
+    let client = Builder::from_config(RedisConfig::from_url(&url).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(tasks(), 0, "the application's client is not connected");
+    let consumer = RedisStreamConsumer::new(&client, &stream_name("task"), "workers", "c1");
+    consumer.create_group().await.unwrap();
+    assert_eq!(tasks(), 1, "the consumer's connection");
+    drop(consumer);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tasks(), 0, "closed on drop");
+
+    // A server that accepts but never answers: the caller gives up connecting.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("redis://{}/", silent.local_addr().unwrap());
+    let mut builder = Builder::from_config(RedisConfig::from_url(&silent_url).unwrap());
+    builder.set_policy(fred::types::config::ReconnectPolicy::new_constant(0, 100));
+    let consumer = RedisStreamConsumer::new(&builder.build().unwrap(), "s", "g", "c1");
+    let gave_up = tokio::time::timeout(Duration::from_millis(200), consumer.create_group()).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tasks(), 0, "no connection task outlives the attempt");
+
+    // Nothing listens: the error is returned, no task is left.
+    drop(silent);
+    let consumer = RedisStreamConsumer::new(
+        &Builder::from_config(RedisConfig::from_url(&silent_url).unwrap())
+            .build()
+            .unwrap(),
+        "s",
+        "g",
+        "c1",
+    );
+    let error = consumer.create_group().await.unwrap_err();
+    assert_eq!(error.error_type(), "io", "{error}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tasks(), 0);
+    let _: i64 = connect(&url).await.del(stream_name("task")).await.unwrap();
 }

@@ -118,10 +118,14 @@ impl Bus {
                 ))
             }
             Self::RedisStreams { url, .. } => {
-                // Untraced client: its blocking `XREADGROUP` polls would each be a trace.
-                let client = untraced_client(url).await?;
+                // Untraced configuration: its blocking `XREADGROUP` polls would each be a
+                // trace. The consumer connects with a client of its own.
+                let config = Config::from_url(url).map_err(|error| error.to_string())?;
+                let client = Builder::from_config(config)
+                    .build()
+                    .map_err(|error| error.to_string())?;
                 let name = format!("tour-{}", std::process::id());
-                let consumer = RedisStreamConsumer::new(client, topic, CONSUMER_GROUP, &name)
+                let consumer = RedisStreamConsumer::new(&client, topic, CONSUMER_GROUP, &name)
                     .block(Duration::from_millis(200));
                 consumer
                     .create_group()
