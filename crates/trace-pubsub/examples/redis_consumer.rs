@@ -54,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // A connection of its own, with `client`'s configuration: a blocking `XREADGROUP`
-    // would stall every other command on `client`.
+    // would stall every other command on `client`. Empty polls start no span.
     let mut consumer = RedisStreamConsumer::new(&client, &stream, &group, &consumer_name)
         .block(Duration::from_millis(500));
     consumer.create_group().await?;

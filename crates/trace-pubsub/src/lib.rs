@@ -78,7 +78,8 @@
 //!
 //! The Redis consumer reads on a connection of its own, with the configuration of the
 //! application's client: a blocking `XREADGROUP` holds its connection until it returns,
-//! so on a shared one every application command would wait behind each poll.
+//! so on a shared one every application command would wait behind each poll. That
+//! connection opens no command spans, so a poll that reads nothing starts no span.
 //!
 //! ## Supported Rust versions
 //!

@@ -1,18 +1,23 @@
 //! Redis Streams against a real redis-server (`TRACE_RS_REDIS_URL`, provisioned by
 //! `cargo xtask test`): one trace across publish and consume, in this process and in a
 //! separate consumer process, redelivery after a handler error, batch links, hostile
-//! stream fields, and a polling consumer that does not slow the application's commands
-//! down.
+//! stream fields, and a polling consumer that neither slows the application's commands
+//! down nor starts spans.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fred::prelude::{Builder, ClientLike, Config as RedisConfig, KeysInterface, StreamsInterface};
 use fred::types::{CustomCommand, Key, Value};
+use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, SpanKind};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
 use tower::service_fn;
 use tower_layer::Layer;
 use trace_core::testing::SpanCapture;
@@ -21,6 +26,7 @@ use trace_pubsub::redis_streams::{Handled, RedisStreamConsumer, RedisStreamPubli
 use trace_pubsub::{
     Batch, ConsumeBatchLayer, ConsumeLayer, Delivery, Message, Outcome, Publisher, TracedPublisher,
 };
+use tracing_subscriber::layer::SubscriberExt;
 
 static TRACER: ScopedTracer = ScopedTracer::new("pubsub-redis-test", "0.0.0");
 
@@ -642,4 +648,84 @@ async fn the_consumers_connection_task_ends_with_it() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(tasks(), 0);
     let _: i64 = connect(&url).await.del(stream_name("task")).await.unwrap();
+}
+
+/// Counts the spans a provider starts (`on_start`) and ends (`on_end`).
+#[derive(Debug, Default)]
+struct SpanCounts {
+    started: AtomicUsize,
+    ended: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct CountingProcessor(Arc<SpanCounts>);
+
+impl SpanProcessor for CountingProcessor {
+    fn on_start(&self, _: &mut Span, _: &Context) {
+        self.0.started.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn on_end(&self, _: SpanData) {
+        self.0.ended.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_idle_consumer_starts_no_span() {
+    let Some(url) = redis_url() else { return };
+    // The capture only serializes the tests that install a provider.
+    let _capture = SpanCapture::install();
+    let counts = Arc::new(SpanCounts::default());
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(CountingProcessor(Arc::clone(&counts)))
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    trace_core::set_provider(provider.clone());
+    // The application traces every command of its client with trace-redis.
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(trace_redis::RedisLayer::new()),
+    );
+    let mut config = RedisConfig::from_url(&url).unwrap();
+    trace_redis::enable_command_spans(&mut config);
+    let client = Builder::from_config(config).build().unwrap();
+    client.init().await.expect("Redis is reachable");
+    let _: Option<String> = client.get("trace-pubsub-test:absent").await.unwrap();
+    assert_eq!(
+        counts.started.load(Ordering::SeqCst),
+        1,
+        "the application's GET has a span"
+    );
+
+    let stream = stream_name("idle");
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
+        .block(Duration::from_millis(100));
+    consumer.create_group().await.unwrap();
+    let mut handler = ConsumeLayer::new().layer(ack_handler());
+    let mut batch_handler = ConsumeBatchLayer::new().layer(service_fn(|_: Batch| async {
+        Ok::<_, HandlerFailed>(Outcome::Ack)
+    }));
+    for _ in 0..3 {
+        let handled = consumer.handle_next(&mut handler).await.unwrap();
+        assert_eq!(handled, Handled::default());
+        let handled = consumer
+            .handle_next_batch(&mut batch_handler)
+            .await
+            .unwrap();
+        assert_eq!(handled, Handled::default());
+    }
+    let started = counts.started.load(Ordering::SeqCst) - 1;
+    let ended = counts.ended.load(Ordering::SeqCst) - 1;
+    println!("idle consumer, 6 empty polls: {started} spans started, {ended} ended");
+    assert_eq!((started, ended), (0, 0), "empty polls start no span");
+    drop(consumer);
+    let _: i64 = client.del(&stream).await.unwrap();
+    provider.shutdown().unwrap();
 }

@@ -8,7 +8,7 @@ use fred::clients::Client;
 use fred::error::{Error as FredError, ErrorKind};
 use fred::interfaces::{ClientLike, StreamsInterface};
 use fred::types::Value;
-use fred::types::config::ReconnectPolicy;
+use fred::types::config::{ReconnectPolicy, TracingConfig};
 use tokio::sync::OnceCell;
 use tokio::task::AbortHandle;
 use tower_service::Service;
@@ -42,6 +42,9 @@ pub struct Handled {
 /// application's connection every other command would wait behind each poll. The
 /// consumer therefore never shares one: [`new`](Self::new) only copies a client's
 /// configuration, the consumer connects on first use and disconnects when dropped.
+/// Its commands open no spans, even when `client`'s do (trace-redis), so a poll that
+/// reads nothing starts no span; each message read gets its `process` span from the
+/// [`ConsumeLayer`](crate::ConsumeLayer).
 #[derive(Debug)]
 pub struct RedisStreamConsumer {
     client: Client,
@@ -61,7 +64,7 @@ pub struct RedisStreamConsumer {
 impl RedisStreamConsumer {
     /// Consumer `consumer` of group `group` on `stream`, with a connection of its own
     /// opened with `client`'s configuration: server, credentials, TLS, timeouts and
-    /// reconnect policy.
+    /// reconnect policy, without command spans.
     ///
     /// Nothing is sent through `client`, and it need not be connected. The consumer
     /// connects on its first command and disconnects when dropped.
@@ -361,9 +364,11 @@ impl Drop for StopUnlessConnected {
     }
 }
 
-/// A new, unconnected client with `client`'s configuration (like `Client::clone_new`).
+/// A new, unconnected client with `client`'s configuration (like `Client::clone_new`)
+/// whose commands open no `tracing` spans: trace-redis would make each poll a root span.
 fn dedicated_client(client: &Client) -> Client {
-    let config = client.client_config();
+    let mut config = client.client_config();
+    config.tracing = TracingConfig::default();
     let mut policy = client.client_reconnect_policy();
     if let Some(
         ReconnectPolicy::Constant { attempts, .. }

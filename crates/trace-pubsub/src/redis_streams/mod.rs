@@ -13,7 +13,8 @@
 //! The publisher uses the application's client. The consumer uses a connection of its
 //! own, opened with that client's configuration: a blocking `XREADGROUP` holds its
 //! connection until it returns, so on a shared one every application command would
-//! wait behind each poll.
+//! wait behind each poll. That connection opens no command spans, so a poll that reads
+//! nothing starts no span.
 //!
 //! ```no_run
 //! use fred::prelude::*;
