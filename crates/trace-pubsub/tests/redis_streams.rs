@@ -535,6 +535,8 @@ fn blocked_in_xreadgroup(connections: &[String]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn application_commands_do_not_wait_for_a_polling_consumer() {
     let Some(url) = redis_url() else { return };
+    // Alone among this file's tests (they capture spans), which would compete for the CPU.
+    let _alone = SpanCapture::install();
     // A database no other test uses, to tell this test's connections apart.
     const DB: u8 = 9;
     let mut config = RedisConfig::from_url(&url).unwrap();
@@ -554,15 +556,37 @@ async fn application_commands_do_not_wait_for_a_polling_consumer() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let (mut set, mut get) = (Vec::new(), Vec::new());
-    for i in 0..20 {
-        let start = Instant::now();
-        let _: () = client.set(&key, i, None, None, false).await.unwrap();
-        set.push(start.elapsed());
-        let start = Instant::now();
-        let value: Option<i64> = client.get(&key).await.unwrap();
-        get.push(start.elapsed());
-        assert_eq!(value, Some(i));
+    // Windows of 20 SET + GET. Blocked behind the poll, every command of a window would
+    // wait up to 3 s; a loaded machine can stretch one window past 5 ms, so the
+    // quickest of three counts.
+    let millis = |d: &[Duration]| {
+        d.iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut maxima = Vec::new();
+    for window in 1..=3 {
+        let (mut set, mut get) = (Vec::new(), Vec::new());
+        for i in 0..20 {
+            let start = Instant::now();
+            let _: () = client.set(&key, i, None, None, false).await.unwrap();
+            set.push(start.elapsed());
+            let start = Instant::now();
+            let value: Option<i64> = client.get(&key).await.unwrap();
+            get.push(start.elapsed());
+            assert_eq!(value, Some(i));
+        }
+        println!(
+            "window {window}, a consumer blocked in XREADGROUP (3 s):\n  SET ms: {}\n  GET ms: {}",
+            millis(&set),
+            millis(&get)
+        );
+        let max = set.iter().chain(&get).max().copied().unwrap_or_default();
+        maxima.push(max);
+        if max < Duration::from_millis(5) {
+            break;
+        }
     }
     let connections = connections_on(&client, DB).await;
     assert!(
@@ -570,21 +594,9 @@ async fn application_commands_do_not_wait_for_a_polling_consumer() {
         "the consumer was polling all along"
     );
     assert_eq!(connections.len(), 2, "the application's and the consumer's");
-    let millis = |d: &[Duration]| {
-        d.iter()
-            .map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    println!(
-        "with a consumer blocked in XREADGROUP (3 s):\n  SET ms: {}\n  GET ms: {}",
-        millis(&set),
-        millis(&get)
-    );
-    let max = set.iter().chain(&get).max().copied().unwrap_or_default();
     assert!(
-        max < Duration::from_millis(5),
-        "an application command took {max:?} while the consumer polled"
+        maxima.iter().any(|max| *max < Duration::from_millis(5)),
+        "application commands took up to {maxima:?} while the consumer polled"
     );
 
     // Dropping the consumer closes its connection.
