@@ -65,7 +65,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => return Err(format!("cannot connect to Redis at {url}: timed out").into()),
     }
 
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, &group, &consumer_name)
+    // A connection of its own, with `client`'s configuration: a blocking `XREADGROUP`
+    // would stall every other command on `client`. Empty polls start no span.
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, &group, &consumer_name)
         .block(Duration::from_millis(500));
     consumer.create_group().await?;
     let mut handler =

@@ -58,7 +58,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let stream = format!("trace-pubsub-example:{}", std::process::id());
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "worker-1")
+    // A connection of its own, with `client`'s configuration: a blocking `XREADGROUP`
+    // would stall every other command on `client`. Empty polls start no span.
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "worker-1")
         .block(Duration::from_millis(200));
     consumer.create_group().await?;
     let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));

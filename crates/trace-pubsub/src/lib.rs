@@ -76,6 +76,11 @@
 //! |---|---|---|
 //! | `redis-streams` | no | `redis_streams`: publish with `XADD`, consume with `XREADGROUP` consumer groups, `XACK` on success, redelivery of pending entries, through fred 10 |
 //!
+//! The Redis consumer reads on a connection of its own, with the configuration of the
+//! application's client: a blocking `XREADGROUP` holds its connection until it returns,
+//! so on a shared one every application command would wait behind each poll. That
+//! connection opens no command spans, so a poll that reads nothing starts no span.
+//!
 //! ## Supported Rust versions
 //!
 //! The minimum supported Rust version is 1.94 (the workspace's `rust-version`). CI

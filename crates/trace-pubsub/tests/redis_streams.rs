@@ -1,17 +1,23 @@
 //! Redis Streams against a real redis-server (`TRACE_RS_REDIS_URL`, provisioned by
 //! `cargo xtask test`): one trace across publish and consume, in this process and in a
-//! separate consumer process, redelivery after a handler error, batch links, and
-//! hostile stream fields.
+//! separate consumer process, redelivery after a handler error, batch links, hostile
+//! stream fields, and a polling consumer that neither slows the application's commands
+//! down nor starts spans.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fred::prelude::{Builder, ClientLike, Config as RedisConfig, KeysInterface, StreamsInterface};
-use fred::types::{Key, Value};
+use fred::types::{CustomCommand, Key, Value};
+use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, SpanKind};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
 use tower::service_fn;
 use tower_layer::Layer;
 use trace_core::testing::SpanCapture;
@@ -20,6 +26,7 @@ use trace_pubsub::redis_streams::{Handled, RedisStreamConsumer, RedisStreamPubli
 use trace_pubsub::{
     Batch, ConsumeBatchLayer, ConsumeLayer, Delivery, Message, Outcome, Publisher, TracedPublisher,
 };
+use tracing_subscriber::layer::SubscriberExt;
 
 static TRACER: ScopedTracer = ScopedTracer::new("pubsub-redis-test", "0.0.0");
 
@@ -97,7 +104,7 @@ async fn publish_and_consume_in_a_group_continue_one_trace() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("one-trace");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
     consumer
@@ -153,7 +160,7 @@ async fn a_handler_error_is_recorded_and_the_entry_redelivered() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("redelivery");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
     let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));
@@ -211,7 +218,7 @@ async fn a_batch_read_links_every_entry() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("batch");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .batch_size(10)
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
@@ -289,7 +296,7 @@ async fn a_consumer_in_another_process_continues_the_trace() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("cross-process");
-    RedisStreamConsumer::new(client.clone(), &stream, "workers", "setup")
+    RedisStreamConsumer::new(&client, &stream, "workers", "setup")
         .create_group()
         .await
         .unwrap();
@@ -364,7 +371,7 @@ async fn hostile_stream_fields_start_new_traces_without_failing() {
     let capture = SpanCapture::install();
     let client = connect(&url).await;
     let stream = stream_name("hostile");
-    let mut consumer = RedisStreamConsumer::new(client.clone(), &stream, "workers", "c1")
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
         .batch_size(100)
         .block(Duration::from_millis(100));
     consumer.create_group().await.unwrap();
@@ -497,4 +504,240 @@ async fn hostile_stream_fields_start_new_traces_without_failing() {
         }
     }
     let _: i64 = client.del(&stream).await.unwrap();
+}
+
+/// The server's connections on database `db` (`CLIENT LIST` lines).
+async fn connections_on(client: &fred::clients::Client, db: u8) -> Vec<String> {
+    let list: String = client
+        .custom(
+            CustomCommand::new_static("CLIENT", None, false),
+            vec!["LIST"],
+        )
+        .await
+        .unwrap();
+    let db = format!(" db={db} ");
+    list.lines()
+        .filter(|line| line.contains(&db))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether one of `connections` is blocked in `XREADGROUP`.
+fn blocked_in_xreadgroup(connections: &[String]) -> bool {
+    connections.iter().any(|line| {
+        line.contains(" cmd=xreadgroup ")
+            && line
+                .split(' ')
+                .any(|field| field.starts_with("flags=") && field.contains('b'))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_commands_do_not_wait_for_a_polling_consumer() {
+    let Some(url) = redis_url() else { return };
+    // Alone among this file's tests (they capture spans), which would compete for the CPU.
+    let _alone = SpanCapture::install();
+    // A database no other test uses, to tell this test's connections apart.
+    const DB: u8 = 9;
+    let mut config = RedisConfig::from_url(&url).unwrap();
+    config.database = Some(DB);
+    let client = Builder::from_config(config).build().unwrap();
+    client.init().await.expect("Redis is reachable");
+    let stream = stream_name("app-latency");
+    let key = format!("{stream}:key");
+    // Built from the application's client, polling on a connection of its own.
+    let consumer =
+        RedisStreamConsumer::new(&client, &stream, "workers", "c1").block(Duration::from_secs(3));
+    consumer.create_group().await.unwrap();
+    let polling = tokio::spawn(consumer.serve(ConsumeLayer::new().layer(ack_handler())));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !blocked_in_xreadgroup(&connections_on(&client, DB).await) {
+        assert!(Instant::now() < deadline, "the consumer never blocked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Windows of 20 SET + GET. Blocked behind the poll, every command of a window would
+    // wait up to 3 s; a loaded machine can stretch one window past 5 ms, so the
+    // quickest of three counts.
+    let millis = |d: &[Duration]| {
+        d.iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut maxima = Vec::new();
+    for window in 1..=3 {
+        let (mut set, mut get) = (Vec::new(), Vec::new());
+        for i in 0..20 {
+            let start = Instant::now();
+            let _: () = client.set(&key, i, None, None, false).await.unwrap();
+            set.push(start.elapsed());
+            let start = Instant::now();
+            let value: Option<i64> = client.get(&key).await.unwrap();
+            get.push(start.elapsed());
+            assert_eq!(value, Some(i));
+        }
+        println!(
+            "window {window}, a consumer blocked in XREADGROUP (3 s):\n  SET ms: {}\n  GET ms: {}",
+            millis(&set),
+            millis(&get)
+        );
+        let max = set.iter().chain(&get).max().copied().unwrap_or_default();
+        maxima.push(max);
+        if max < Duration::from_millis(5) {
+            break;
+        }
+    }
+    let connections = connections_on(&client, DB).await;
+    assert!(
+        blocked_in_xreadgroup(&connections),
+        "the consumer was polling all along"
+    );
+    assert_eq!(connections.len(), 2, "the application's and the consumer's");
+    assert!(
+        maxima.iter().any(|max| *max < Duration::from_millis(5)),
+        "application commands took up to {maxima:?} while the consumer polled"
+    );
+
+    // Dropping the consumer closes its connection.
+    polling.abort();
+    assert!(polling.await.unwrap_err().is_cancelled());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while connections_on(&client, DB).await.len() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the consumer's connection stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _: i64 = client.del((stream.as_str(), key.as_str())).await.unwrap();
+}
+
+/// Tasks alive in the test's runtime (fred runs one per connected client).
+fn tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+#[tokio::test]
+async fn the_consumers_connection_task_ends_with_it() {
+    let Some(url) = redis_url() else { return };
+    let client = Builder::from_config(RedisConfig::from_url(&url).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(tasks(), 0, "the application's client is not connected");
+    let consumer = RedisStreamConsumer::new(&client, &stream_name("task"), "workers", "c1");
+    consumer.create_group().await.unwrap();
+    assert_eq!(tasks(), 1, "the consumer's connection");
+    drop(consumer);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tasks(), 0, "closed on drop");
+
+    // A server that accepts but never answers: the caller gives up connecting.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("redis://{}/", silent.local_addr().unwrap());
+    let mut builder = Builder::from_config(RedisConfig::from_url(&silent_url).unwrap());
+    builder.set_policy(fred::types::config::ReconnectPolicy::new_constant(0, 100));
+    let consumer = RedisStreamConsumer::new(&builder.build().unwrap(), "s", "g", "c1");
+    let gave_up = tokio::time::timeout(Duration::from_millis(200), consumer.create_group()).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tasks(), 0, "no connection task outlives the attempt");
+
+    // Nothing listens: the error is returned, no task is left.
+    drop(silent);
+    let consumer = RedisStreamConsumer::new(
+        &Builder::from_config(RedisConfig::from_url(&silent_url).unwrap())
+            .build()
+            .unwrap(),
+        "s",
+        "g",
+        "c1",
+    );
+    let error = consumer.create_group().await.unwrap_err();
+    assert_eq!(error.error_type(), "io", "{error}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tasks(), 0);
+    let _: i64 = connect(&url).await.del(stream_name("task")).await.unwrap();
+}
+
+/// Counts the spans a provider starts (`on_start`) and ends (`on_end`).
+#[derive(Debug, Default)]
+struct SpanCounts {
+    started: AtomicUsize,
+    ended: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct CountingProcessor(Arc<SpanCounts>);
+
+impl SpanProcessor for CountingProcessor {
+    fn on_start(&self, _: &mut Span, _: &Context) {
+        self.0.started.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn on_end(&self, _: SpanData) {
+        self.0.ended.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_idle_consumer_starts_no_span() {
+    let Some(url) = redis_url() else { return };
+    // The capture only serializes the tests that install a provider.
+    let _capture = SpanCapture::install();
+    let counts = Arc::new(SpanCounts::default());
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(CountingProcessor(Arc::clone(&counts)))
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    trace_core::set_provider(provider.clone());
+    // The application traces every command of its client with trace-redis.
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(trace_redis::RedisLayer::new()),
+    );
+    let mut config = RedisConfig::from_url(&url).unwrap();
+    trace_redis::enable_command_spans(&mut config);
+    let client = Builder::from_config(config).build().unwrap();
+    client.init().await.expect("Redis is reachable");
+    let _: Option<String> = client.get("trace-pubsub-test:absent").await.unwrap();
+    assert_eq!(
+        counts.started.load(Ordering::SeqCst),
+        1,
+        "the application's GET has a span"
+    );
+
+    let stream = stream_name("idle");
+    let mut consumer = RedisStreamConsumer::new(&client, &stream, "workers", "c1")
+        .block(Duration::from_millis(100));
+    consumer.create_group().await.unwrap();
+    let mut handler = ConsumeLayer::new().layer(ack_handler());
+    let mut batch_handler = ConsumeBatchLayer::new().layer(service_fn(|_: Batch| async {
+        Ok::<_, HandlerFailed>(Outcome::Ack)
+    }));
+    for _ in 0..3 {
+        let handled = consumer.handle_next(&mut handler).await.unwrap();
+        assert_eq!(handled, Handled::default());
+        let handled = consumer
+            .handle_next_batch(&mut batch_handler)
+            .await
+            .unwrap();
+        assert_eq!(handled, Handled::default());
+    }
+    let started = counts.started.load(Ordering::SeqCst) - 1;
+    let ended = counts.ended.load(Ordering::SeqCst) - 1;
+    println!("idle consumer, 6 empty polls: {started} spans started, {ended} ended");
+    assert_eq!((started, ended), (0, 0), "empty polls start no span");
+    drop(consumer);
+    let _: i64 = client.del(&stream).await.unwrap();
+    provider.shutdown().unwrap();
 }

@@ -29,7 +29,8 @@ pub(crate) enum Bus {
         publisher: TracedPublisher<RedisStreamPublisher>,
         /// Through a client without command spans, for events from outside any trace.
         untraced: RedisStreamPublisher,
-        url: String,
+        /// The traced client, whose configuration the consumers' own connections copy.
+        client: fred::prelude::Client,
     },
 }
 
@@ -39,16 +40,16 @@ impl Bus {
         Self::InProcess(TracedPublisher::new(InProcessBus::new()))
     }
 
-    /// Redis Streams: `XADD` through the traced `client`; consumers read with clients
-    /// of their own on `url`.
+    /// Redis Streams: `XADD` through the traced `client`; each consumer reads on a
+    /// connection of its own.
     pub(crate) async fn redis_streams(
         client: fred::prelude::Client,
         url: &str,
     ) -> Result<Self, String> {
         Ok(Self::RedisStreams {
-            publisher: TracedPublisher::new(RedisStreamPublisher::new(client)),
+            publisher: TracedPublisher::new(RedisStreamPublisher::new(client.clone())),
             untraced: RedisStreamPublisher::new(untraced_client(url).await?),
-            url: url.to_owned(),
+            client,
         })
     }
 
@@ -117,9 +118,9 @@ impl Bus {
                     subscription.max_redeliveries(0).serve(service),
                 ))
             }
-            Self::RedisStreams { url, .. } => {
-                // Untraced client: its blocking `XREADGROUP` polls would each be a trace.
-                let client = untraced_client(url).await?;
+            Self::RedisStreams { client, .. } => {
+                // A connection of its own (a blocking `XREADGROUP` would stall the
+                // client's other commands), without command spans: polls start no trace.
                 let name = format!("tour-{}", std::process::id());
                 let consumer = RedisStreamConsumer::new(client, topic, CONSUMER_GROUP, &name)
                     .block(Duration::from_millis(200));

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fred::clients::Client;
-use fred::interfaces::StreamsInterface;
+use fred::error::{Error as FredError, ErrorKind};
+use fred::interfaces::{ClientLike, StreamsInterface};
 use fred::types::Value;
+use fred::types::config::{ReconnectPolicy, TracingConfig};
+use tokio::sync::OnceCell;
+use tokio::task::AbortHandle;
 use tower_service::Service;
 
 use super::RedisStreamError;
@@ -25,7 +29,7 @@ pub struct Handled {
     pub pending: usize,
 }
 
-/// One consumer of a Redis stream's consumer group.
+/// One consumer of a Redis stream's consumer group, on a connection of its own.
 ///
 /// Each round reads up to [`batch_size`](Self::batch_size) entries: first this
 /// consumer's own pending entries (ID `0`: after a restart, a nack or a handler error),
@@ -33,9 +37,19 @@ pub struct Handled {
 /// too long (`XAUTOCLAIM`), then new ones (ID `>`, blocking up to
 /// [`block`](Self::block)). Acknowledged entries are `XACK`ed; the others stay pending
 /// and are delivered again.
-#[derive(Debug, Clone)]
+///
+/// A blocking `XREADGROUP` holds its connection until it returns, so on the
+/// application's connection every other command would wait behind each poll. The
+/// consumer therefore never shares one: [`new`](Self::new) only copies a client's
+/// configuration, the consumer connects on first use and disconnects when dropped.
+/// Its commands open no spans, even when `client`'s do (trace-redis), so a poll that
+/// reads nothing starts no span; each message read gets its `process` span from the
+/// [`ConsumeLayer`](crate::ConsumeLayer).
+#[derive(Debug)]
 pub struct RedisStreamConsumer {
     client: Client,
+    /// The connection task, once connected.
+    connection: OnceCell<AbortHandle>,
     stream: Arc<str>,
     group: Arc<str>,
     consumer: Arc<str>,
@@ -48,10 +62,16 @@ pub struct RedisStreamConsumer {
 }
 
 impl RedisStreamConsumer {
-    /// Consumer `consumer` of group `group` on `stream`.
-    pub fn new(client: Client, stream: &str, group: &str, consumer: &str) -> Self {
+    /// Consumer `consumer` of group `group` on `stream`, with a connection of its own
+    /// opened with `client`'s configuration: server, credentials, TLS, timeouts and
+    /// reconnect policy, without command spans.
+    ///
+    /// Nothing is sent through `client`, and it need not be connected. The consumer
+    /// connects on its first command and disconnects when dropped.
+    pub fn new(client: &Client, stream: &str, group: &str, consumer: &str) -> Self {
         Self {
-            client,
+            client: dedicated_client(client),
+            connection: OnceCell::new(),
             stream: stream.into(),
             group: group.into(),
             consumer: consumer.into(),
@@ -104,7 +124,8 @@ impl RedisStreamConsumer {
     /// starts at the beginning of the stream.
     pub async fn create_group(&self) -> Result<(), RedisStreamError> {
         match self
-            .client
+            .connected()
+            .await?
             .xgroup_create::<Value, _, _, _>(&*self.stream, &*self.group, "0", true)
             .await
         {
@@ -126,7 +147,8 @@ impl RedisStreamConsumer {
         if let Some(idle) = self.claim_idle {
             let min_idle = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
             let reply = self
-                .client
+                .connected()
+                .await?
                 .xautoclaim::<Value, _, _, _, _>(
                     &*self.stream,
                     &*self.group,
@@ -153,7 +175,8 @@ impl RedisStreamConsumer {
         if ids.is_empty() {
             return Ok(());
         }
-        self.client
+        self.connected()
+            .await?
             .xack::<Value, _, _, _>(&*self.stream, &*self.group, ids)
             .await
             .map(drop)
@@ -245,13 +268,23 @@ impl RedisStreamConsumer {
         }
     }
 
+    /// The consumer's client, connected on the first call.
+    async fn connected(&self) -> Result<&Client, RedisStreamError> {
+        self.connection
+            .get_or_try_init(|| connect(&self.client))
+            .await
+            .map_err(|error| RedisStreamError::redis("connect", error))?;
+        Ok(&self.client)
+    }
+
     async fn read_group(
         &self,
         id: &str,
         block: Option<u64>,
     ) -> Result<Vec<Entry>, RedisStreamError> {
         let reply = self
-            .client
+            .connected()
+            .await?
             .xreadgroup::<Value, _, _, _, _>(
                 &*self.group,
                 &*self.consumer,
@@ -284,4 +317,71 @@ impl RedisStreamConsumer {
         Delivery::new(message, Arc::clone(&self.stream), SYSTEM_REDIS_STREAMS)
             .with_consumer_group(Arc::clone(&self.group))
     }
+}
+
+impl Drop for RedisStreamConsumer {
+    /// Closes the consumer's connection: its task would otherwise run (and reconnect)
+    /// for as long as the process does.
+    fn drop(&mut self) {
+        if let Some(task) = self.connection.get() {
+            task.abort();
+        }
+    }
+}
+
+/// Connects `client` (like `ClientLike::init`) and returns its connection task, which
+/// is stopped instead when connecting fails or the caller stops waiting.
+async fn connect(client: &Client) -> Result<AbortHandle, FredError> {
+    let mut task = client.connect();
+    let mut stop = StopUnlessConnected {
+        task: task.abort_handle(),
+        connected: false,
+    };
+    tokio::select! {
+        connected = client.wait_for_connect() => connected?,
+        ended = &mut task => {
+            return Err(match ended {
+                Ok(Err(error)) => error,
+                _ => FredError::new(ErrorKind::Canceled, "the connection task ended"),
+            });
+        }
+    }
+    stop.connected = true;
+    Ok(task.abort_handle())
+}
+
+/// Aborts a connection task when dropped before it connected.
+struct StopUnlessConnected {
+    task: AbortHandle,
+    connected: bool,
+}
+
+impl Drop for StopUnlessConnected {
+    fn drop(&mut self) {
+        if !self.connected {
+            self.task.abort();
+        }
+    }
+}
+
+/// A new, unconnected client with `client`'s configuration (like `Client::clone_new`)
+/// whose commands open no `tracing` spans: trace-redis would make each poll a root span.
+fn dedicated_client(client: &Client) -> Client {
+    let mut config = client.client_config();
+    config.tracing = TracingConfig::default();
+    let mut policy = client.client_reconnect_policy();
+    if let Some(
+        ReconnectPolicy::Constant { attempts, .. }
+        | ReconnectPolicy::Linear { attempts, .. }
+        | ReconnectPolicy::Exponential { attempts, .. },
+    ) = policy.as_mut()
+    {
+        *attempts = 0;
+    }
+    Client::new(
+        config,
+        Some(client.perf_config()),
+        Some(client.connection_config().clone()),
+        policy,
+    )
 }

@@ -10,6 +10,12 @@
 //!   handler error, so they are redelivered. With [`RedisStreamConsumer::claim_idle`]
 //!   it also takes over entries another consumer left pending (`XAUTOCLAIM`).
 //!
+//! The publisher uses the application's client. The consumer uses a connection of its
+//! own, opened with that client's configuration: a blocking `XREADGROUP` holds its
+//! connection until it returns, so on a shared one every application command would
+//! wait behind each poll. That connection opens no command spans, so a poll that reads
+//! nothing starts no span.
+//!
 //! ```no_run
 //! use fred::prelude::*;
 //! use tower_layer::Layer;
@@ -20,7 +26,8 @@
 //! let client = Builder::from_config(Config::from_url("redis://127.0.0.1:6379")?).build()?;
 //! client.init().await?;
 //!
-//! let mut consumer = RedisStreamConsumer::new(client.clone(), "events", "workers", "worker-1");
+//! // A connection of its own, with `client`'s configuration.
+//! let mut consumer = RedisStreamConsumer::new(&client, "events", "workers", "worker-1");
 //! consumer.create_group().await?;
 //!
 //! let publisher = TracedPublisher::new(RedisStreamPublisher::new(client.clone()));
