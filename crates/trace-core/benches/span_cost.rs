@@ -26,8 +26,8 @@ use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Tracer, TracerProvi
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use trace_bench_support::ns_per_call;
 use trace_core::config::{ExporterKind, SamplerKind};
-use trace_core::testing::ns_per_call;
 use trace_core::{Config, ScopedTracer, SpanStart, TracingGuard};
 
 #[global_allocator]
@@ -320,7 +320,7 @@ fn print_summary(summary: &Summary, smoke: bool) {
     println!();
     println!("span_cost summary: ns/span = best of timed loops, allocs/span = allocator calls");
     println!("(allocations + reallocations) per span; ratio = trace-core / raw SDK");
-    trace_core::testing::print_machine(smoke);
+    trace_bench_support::print_machine(smoke);
     println!();
     println!(
         "{:<18}{:>15}{:>13}{:>9}{:>25}{:>22}   target",
