@@ -12,11 +12,16 @@ cargo xtask deps
 Checks, from `cargo metadata`:
 - every crate under crates/ other than trace-core depends on trace-core and on no other
   crate under crates/ (any dependency kind); trace-core depends on none of them;
+- the one exception: trace-bench-support (internal benchmark machinery, publish = false)
+  may be a dev-dependency of any crate, and never another kind of dependency;
 - the resolved graph (all features) has exactly one version of opentelemetry and of
   opentelemetry_sdk, and at most one of every other opentelemetry crate.";
 
 /// The core crate every sibling builds on.
 const CORE: &str = "trace-core";
+/// Benchmark machinery shared by the crates' benches: allowed as a dev-dependency of
+/// any crate, as no other kind of dependency, and never published.
+const BENCH_SUPPORT: &str = "trace-bench-support";
 /// Crates that must be in the graph exactly once.
 const EXACTLY_ONCE: &[&str] = &["opentelemetry", "opentelemetry_sdk"];
 
@@ -71,6 +76,12 @@ fn layering_problems(meta: &Value) -> Vec<String> {
                 ));
             }
         }
+        if *name == BENCH_SUPPORT && package["publish"] != serde_json::json!([]) {
+            problems.push(format!(
+                "`{BENCH_SUPPORT}` must have `publish = false`: it is internal benchmark \
+                 machinery, not an API"
+            ));
+        }
         for dep in deps {
             let dep_name = dep["name"].as_str().unwrap_or_default();
             if dep_name == *name
@@ -80,6 +91,15 @@ fn layering_problems(meta: &Value) -> Vec<String> {
                 continue;
             }
             let kind = dep["kind"].as_str().unwrap_or("normal");
+            if dep_name == BENCH_SUPPORT {
+                if kind != "dev" {
+                    problems.push(format!(
+                        "`{name}` has a {kind} dependency on `{BENCH_SUPPORT}`: it is internal \
+                         benchmark machinery, allowed only in [dev-dependencies]"
+                    ));
+                }
+                continue;
+            }
             let why = if *name == CORE {
                 format!("`{CORE}` is the bottom layer")
             } else {
@@ -149,6 +169,8 @@ mod tests {
             "name": name,
             "manifest_path": root.join("crates").join(name).join("Cargo.toml"),
             "dependencies": deps.iter().map(|(n, k)| json!({"name": n, "kind": k})).collect::<Vec<_>>(),
+            // What `cargo metadata` reports for `publish = false`.
+            "publish": [],
         })
     }
 
@@ -172,6 +194,63 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:#?}");
         assert!(problems[0].starts_with("`trace-db` has a dev dependency on `trace-http`"));
         assert!(problems[1].starts_with("`trace-log` does not depend on `trace-core`"));
+    }
+
+    #[test]
+    fn bench_support_is_a_dev_dependency_only() {
+        let mut published = package(BENCH_SUPPORT, &[("trace-core", None)]);
+        published["publish"] = Value::Null;
+        let meta = workspace(vec![
+            package(
+                "trace-core",
+                &[("trace-core", Some("dev")), (BENCH_SUPPORT, Some("dev"))],
+            ),
+            published,
+            // Dev-dependencies on the bench support are fine anywhere...
+            package(
+                "trace-http",
+                &[("trace-core", None), (BENCH_SUPPORT, Some("dev"))],
+            ),
+            // ...other kinds are not...
+            package("trace-db", &[("trace-core", None), (BENCH_SUPPORT, None)]),
+            package(
+                "trace-redis",
+                &[("trace-core", None), (BENCH_SUPPORT, Some("build"))],
+            ),
+            // ...and it does not open a way between siblings, from either side.
+            package(
+                "trace-log",
+                &[
+                    ("trace-core", None),
+                    (BENCH_SUPPORT, Some("dev")),
+                    ("trace-http", Some("dev")),
+                ],
+            ),
+        ]);
+        let mut problems = layering_problems(&meta);
+        problems.sort();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(problems[0].starts_with(&format!("`{BENCH_SUPPORT}` must have `publish = false`")));
+        assert!(problems[1].starts_with(&format!(
+            "`trace-db` has a normal dependency on `{BENCH_SUPPORT}`"
+        )));
+        assert!(problems[2].starts_with("`trace-log` has a dev dependency on `trace-http`"));
+        assert!(problems[3].starts_with(&format!(
+            "`trace-redis` has a build dependency on `{BENCH_SUPPORT}`"
+        )));
+
+        // The bench support itself builds on trace-core and on no sibling.
+        let meta = workspace(vec![
+            package("trace-core", &[]),
+            package("trace-http", &[("trace-core", None)]),
+            package(BENCH_SUPPORT, &[("trace-core", None), ("trace-http", None)]),
+        ]);
+        let problems = layering_problems(&meta);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].starts_with(&format!(
+            "`{BENCH_SUPPORT}` has a normal dependency on `trace-http`: crates under crates/ \
+             may depend on `trace-core` only"
+        )));
     }
 
     #[test]

@@ -45,8 +45,11 @@ impl Scope {
             .build()
     }
 
+    #[inline]
     fn is(self, other: Scope) -> bool {
-        self.name == other.name && self.version == other.version
+        // The same `static` tracer gives the same pointers: no string comparison then.
+        let same = |a: &'static str, b: &'static str| std::ptr::eq(a, b) || a == b;
+        same(self.name, other.name) && same(self.version, other.version)
     }
 }
 

@@ -94,6 +94,7 @@ mod guard;
 mod lifecycle;
 pub mod propagation;
 mod resource;
+mod reused;
 mod sampling;
 mod span_start;
 #[cfg(feature = "testing")]

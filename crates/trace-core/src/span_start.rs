@@ -24,6 +24,7 @@ pub struct SpanStart {
 
 impl SpanStart {
     /// A span named `name` with no attributes yet.
+    #[inline]
     pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
         Self {
             name: name.into(),
@@ -35,6 +36,7 @@ impl SpanStart {
 
     /// A span named `name` with room for `attributes` attributes in all, counting
     /// those set once it records.
+    #[inline]
     pub fn with_capacity(name: impl Into<Cow<'static, str>>, attributes: usize) -> Self {
         Self {
             attributes: Vec::with_capacity(attributes),
@@ -43,12 +45,14 @@ impl SpanStart {
     }
 
     /// Adds one attribute.
+    #[inline]
     pub fn with_attribute(mut self, attribute: KeyValue) -> Self {
         self.attributes.push(attribute);
         self
     }
 
     /// Adds attributes.
+    #[inline]
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         if self.attributes.capacity() == 0 {
             // Collecting sizes the vector once; extending an empty one grows it.
@@ -60,12 +64,14 @@ impl SpanStart {
     }
 
     /// Adds links to other spans (batch consumers, public endpoints).
+    #[inline]
     pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
         self.links.extend(links);
         self
     }
 
     /// Sets an explicit start time (for example when a message was received earlier).
+    #[inline]
     pub fn with_start_time(mut self, start_time: SystemTime) -> Self {
         self.start_time = Some(start_time);
         self
@@ -77,6 +83,7 @@ impl SpanStart {
     }
 
     /// The OpenTelemetry API's builder for this span.
+    #[inline]
     pub(crate) fn into_builder(self, kind: SpanKind) -> SpanBuilder {
         let mut builder = SpanBuilder::from_name(self.name).with_kind(kind);
         // A vector with room for attributes set later is kept even while empty.

@@ -2,7 +2,9 @@
 //! or not, and the context to run child work in.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
+use std::thread::LocalKey;
 use std::time::SystemTime;
 
 use opentelemetry::global::BoxedSpan;
@@ -11,6 +13,7 @@ use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use crate::propagation::TRACE_FLAG_RANDOM;
+use crate::reused::{Reused, Spare, Stock};
 
 /// A span started by a [`ScopedTracer`](crate::ScopedTracer).
 ///
@@ -24,7 +27,10 @@ use crate::propagation::TRACE_FLAG_RANDOM;
 ///
 /// A recording span stays a plain value until [`context`](Self::context) is first
 /// called: only then is it moved into a [`Context`], so a span that is started and
-/// ended without handing out its context costs no more than the SDK's own.
+/// ended without handing out its context costs no more than the SDK's own. A span's
+/// state lives in a box its thread reuses, so a `TracedSpan` is a few words: moving
+/// one (returning it, ending it, keeping it in a future) copies no SDK span, and in a
+/// steady state starting one allocates nothing of its own.
 #[derive(Debug)]
 #[must_use = "a span records nothing unless it is ended (or dropped)"]
 pub struct TracedSpan {
@@ -32,8 +38,6 @@ pub struct TracedSpan {
 }
 
 #[derive(Debug)]
-// Boxing the recording state would add the very allocation this layout avoids.
-#[allow(clippy::large_enum_variant)]
 enum State {
     /// Tracing is off: no parent is kept.
     Disabled,
@@ -41,8 +45,8 @@ enum State {
     /// parent's context, unchanged.
     Parent(Context),
     /// Not recording: a span context of its own under the parent.
-    NotRecording(NotRecording),
-    Recording(Recording),
+    NotRecording(Reused<NotRecording>),
+    Recording(Reused<Recording>),
 }
 
 #[derive(Debug)]
@@ -52,7 +56,45 @@ struct NotRecording {
     cx: OnceLock<Context>,
 }
 
+thread_local! {
+    static SPARE_NOT_RECORDING: Stock<NotRecording> = const { RefCell::new(Vec::new()) };
+    static SPARE_RECORDING: Stock<Recording> = const { RefCell::new(Vec::new()) };
+}
+
+impl Spare for NotRecording {
+    fn stock() -> &'static LocalKey<Stock<Self>> {
+        &SPARE_NOT_RECORDING
+    }
+
+    fn empty() -> Self {
+        Self {
+            parent: Context::new(),
+            span_context: SpanContext::empty_context(),
+            cx: OnceLock::new(),
+        }
+    }
+}
+
 impl NotRecording {
+    /// The state of a span its sampler dropped, in a spare box when there is one.
+    #[inline]
+    fn boxed(parent: &Context, span_context: SpanContext) -> Reused<Self> {
+        let boxed = match Reused::<Self>::spare() {
+            // Spare boxes are empty: only the parent and the span context are set.
+            Some(mut boxed) => {
+                boxed.parent = parent.clone();
+                boxed.span_context = span_context;
+                boxed
+            }
+            None => Box::new(Self {
+                parent: parent.clone(),
+                span_context,
+                cx: OnceLock::new(),
+            }),
+        };
+        Reused::from_box(boxed)
+    }
+
     fn context(&self) -> &Context {
         self.cx.get_or_init(|| {
             self.parent
@@ -89,10 +131,12 @@ macro_rules! on_span {
 }
 
 impl ProviderSpan {
+    #[inline]
     fn span_context(&self) -> &SpanContext {
         on_span!(self, s => s.span_context())
     }
 
+    #[inline]
     fn is_recording(&self) -> bool {
         on_span!(self, s => s.is_recording())
     }
@@ -127,7 +171,40 @@ macro_rules! on_target {
     };
 }
 
+impl Spare for Recording {
+    fn stock() -> &'static LocalKey<Stock<Self>> {
+        &SPARE_RECORDING
+    }
+
+    fn empty() -> Self {
+        Self {
+            parent: Context::new(),
+            bare: Mutex::new(None),
+            cx: OnceLock::new(),
+        }
+    }
+}
+
 impl Recording {
+    /// The state of a span that records, in a spare box when there is one.
+    #[inline]
+    fn boxed(parent: &Context, span: ProviderSpan) -> Reused<Self> {
+        let boxed = match Reused::<Self>::spare() {
+            // Spare boxes are empty: only the parent and the span are set.
+            Some(mut boxed) => {
+                boxed.parent = parent.clone();
+                *boxed.bare.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(span);
+                boxed
+            }
+            None => Box::new(Self {
+                parent: parent.clone(),
+                bare: Mutex::new(Some(span)),
+                cx: OnceLock::new(),
+            }),
+        };
+        Reused::from_box(boxed)
+    }
+
     /// Runs `operation` on the span, bare or inside the context.
     fn apply<R>(&self, operation: impl FnOnce(Target<'_>) -> R) -> R {
         let mut bare = self.bare.lock().unwrap_or_else(PoisonError::into_inner);
@@ -141,6 +218,10 @@ impl Recording {
 
     fn span_context(&self) -> SpanContext {
         self.apply(|span| on_target!(span, s => s.span_context().clone()))
+    }
+
+    fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
+        self.apply(|span| on_target!(span, s => s.set_attributes(attributes)));
     }
 
     fn context(&self) -> &Context {
@@ -202,19 +283,15 @@ impl TracedSpan {
     }
 
     /// Wraps the span the provider built under `parent`.
+    #[inline]
     pub(crate) fn new(parent: &Context, span: ProviderSpan) -> Self {
         let state = if span.is_recording() {
-            State::Recording(Recording {
-                parent: parent.clone(),
-                bare: Mutex::new(Some(span)),
-                cx: OnceLock::new(),
-            })
+            State::Recording(Recording::boxed(parent, span))
         } else if span.span_context().is_valid() {
-            State::NotRecording(NotRecording {
-                parent: parent.clone(),
-                span_context: not_recording_span_context(parent, span.span_context()),
-                cx: OnceLock::new(),
-            })
+            State::NotRecording(NotRecording::boxed(
+                parent,
+                not_recording_span_context(parent, span.span_context()),
+            ))
         } else {
             State::Parent(parent.clone())
         };
@@ -279,14 +356,13 @@ impl TracedSpan {
 
     /// Consumes the span and returns its [`context`](Self::context), which then owns the
     /// span: end it with `cx.span().end()`, or it ends when the last clone of the context
-    /// is dropped. For callers that keep only the context: a context is a few words, a
-    /// span a few hundred bytes, copied whenever a future holding it is moved.
+    /// is dropped. For callers that keep only the context.
     pub fn into_context(self) -> Context {
         match self.state {
             State::Disabled => EMPTY_CONTEXT.clone(),
             State::Parent(parent) => parent,
-            State::NotRecording(span) => span.into_context(),
-            State::Recording(recording) => recording.into_context(),
+            State::NotRecording(span) => span.into_inner().into_context(),
+            State::Recording(recording) => recording.into_inner().into_context(),
         }
     }
 
@@ -308,13 +384,13 @@ impl TracedSpan {
     }
 
     /// Sets attributes built by `build`, which runs only when the span records.
+    #[inline]
     pub fn set_attributes<I>(&self, build: impl FnOnce() -> I)
     where
         I: IntoIterator<Item = KeyValue>,
     {
         if let Some(recording) = self.recording() {
-            let attributes = build();
-            recording.apply(|span| on_target!(span, s => s.set_attributes(attributes)));
+            recording.set_attributes(build());
         }
     }
 
@@ -371,7 +447,7 @@ impl TracedSpan {
     }
 
     /// Ends the span now.
-    #[inline]
+    #[inline(always)]
     pub fn end(mut self) {
         match &mut self.state {
             State::Recording(recording) => recording.end(None),

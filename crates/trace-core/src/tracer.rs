@@ -84,23 +84,22 @@ impl ScopedTracer {
         kind: SpanKind,
         build: impl FnOnce() -> SpanStart,
     ) -> TracedSpan {
-        let span = match active::target() {
-            Target::Disabled => return TracedSpan::disabled(),
+        match active::target() {
+            Target::Disabled => TracedSpan::disabled(),
+            // The span is wrapped where the SDK returns it: a bare SDK span is a few
+            // hundred bytes, and every move of it is a copy.
             Target::Provider => active::with_tracer(self.scope, |tracer| {
-                ProviderSpan::Sdk(tracer.build_with_context(build().into_builder(kind), parent))
-            }),
+                let span = tracer.build_with_context(build().into_builder(kind), parent);
+                TracedSpan::new(parent, ProviderSpan::Sdk(span))
+            })
+            // The provider was removed between the two reads: as if disabled.
+            .unwrap_or_else(TracedSpan::disabled),
             Target::Global => {
                 let tracer = opentelemetry::global::tracer_provider()
                     .tracer_with_scope(self.scope.instrumentation_scope());
-                Some(ProviderSpan::Boxed(
-                    tracer.build_with_context(build().into_builder(kind), parent),
-                ))
+                let span = tracer.build_with_context(build().into_builder(kind), parent);
+                TracedSpan::new(parent, ProviderSpan::Boxed(span))
             }
-        };
-        match span {
-            Some(span) => TracedSpan::new(parent, span),
-            // The provider was removed between the two reads: as if disabled.
-            None => TracedSpan::disabled(),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! (`parentbased_traceidratio` 0); traced at 100% sampling (no exporter, so export
 //! cost does not dominate).
 //!
-//! While it runs, the CPUs are kept from halting (`trace_core::testing::CpusAwake`: a
+//! While it runs, the CPUs are kept from halting (`trace_bench_support::CpusAwake`: a
 //! CPU latency request of 0 µs when the bench may make one, else one lowest-priority
 //! busy loop per CPU; `BENCH_LET_CPUS_IDLE=1` turns it off): every round trip sleeps
 //! and wakes, and on an idle virtual machine each wake-up of a halted CPU costs tens of
@@ -279,7 +279,7 @@ fn case_index(b: usize, q: usize, v: usize) -> usize {
 fn main() {
     // Round trips sleep and wake: idle (halting) CPUs would add more noise than the
     // instrumentation costs.
-    let _awake = trace_core::testing::CpusAwake::start();
+    let _awake = trace_bench_support::CpusAwake::start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,7 +4,7 @@
 //! capability span inside it, run the work future inside both (`run`), finish both.
 //! The bare case polls the same work future with no instrumentation. Cases:
 //!
-//! - `disabled`: trace-core not initialised;
+//! - `disabled`: trace-core initialised with `enabled: false`;
 //! - `unsampled`: parent-based ratio 0 (every root dropped), no exporter;
 //! - `sampled`: always on, no exporter (span processing does not dominate).
 //!
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use trace_core::testing::{BenchCase, ns_per_call};
+use trace_bench_support::{BenchCase, ns_per_call};
 use trace_pipeline::{Event, Outcome, PipelineRun};
 
 #[global_allocator]
@@ -119,15 +119,13 @@ fn main() {
             allocs: allocs_per_call(alloc_iters, &mut step),
         });
         run.finish(Outcome::Success);
-        if let Some(guard) = guard {
-            let _ = guard.shutdown();
-        }
+        let _ = guard.shutdown();
     }
     criterion.final_summary();
 
     println!();
     println!("pipeline_spans summary: one step = step span + capability span + the work future");
-    trace_core::testing::print_machine(smoke);
+    trace_bench_support::print_machine(smoke);
     println!(
         "{:<12}{:>12}{:>16}{:>14}   target",
         "case", "ns/step", "overhead ns", "allocs/step"

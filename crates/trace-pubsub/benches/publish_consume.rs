@@ -2,7 +2,8 @@
 //! untraced, in one run:
 //!
 //! - `untraced`: [`InProcessBus`] and a bare handler, no trace-pubsub wrappers;
-//! - `disabled`: [`TracedPublisher`] + [`ConsumeLayer`], trace-core not initialised;
+//! - `disabled`: [`TracedPublisher`] + [`ConsumeLayer`], trace-core initialised with
+//!   `enabled: false`;
 //! - `unsampled`: the same, parent-based ratio 0 (every root is dropped);
 //! - `sampled`: the same, always-on, exporter `none` (spans are built and ended, not
 //!   exported, so exporting does not dominate).
@@ -24,7 +25,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
 use tower_layer::Layer;
 use tower_service::Service;
-use trace_core::testing::BenchCase;
+use trace_bench_support::BenchCase;
 use trace_pubsub::{
     ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher, Subscription,
     TracedPublisher,
@@ -196,10 +197,6 @@ fn main() {
         }
     };
 
-    assert!(
-        !trace_core::is_enabled(),
-        "trace-core must not be initialised yet"
-    );
     criterion_case(&mut criterion, &rt, "untraced", &mut untraced());
     let mut rows = Vec::new();
     for case in BenchCase::ALL {
@@ -207,9 +204,7 @@ fn main() {
         let mut pipeline = traced();
         criterion_case(&mut criterion, &rt, case.name(), &mut pipeline);
         rows.push((case, measure(&rt, &budget, case.name(), &mut pipeline)));
-        if let Some(guard) = guard {
-            let _ = guard.shutdown();
-        }
+        let _ = guard.shutdown();
     }
     criterion.final_summary();
 
@@ -220,7 +215,7 @@ fn main() {
         budget.rounds
     );
     println!("allocs/msg = allocator calls (allocations + reallocations) per message");
-    trace_core::testing::print_machine(smoke);
+    trace_bench_support::print_machine(smoke);
     println!();
     println!(
         "{:<11}{:>10}{:>13}{:>8}{:>10}{:>12}{:>20}   target",

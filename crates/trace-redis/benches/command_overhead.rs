@@ -18,7 +18,7 @@
 //! - `disabled`: trace-core initialised with `enabled: false`: `RedisLayer` subscribed
 //!   but no OpenTelemetry work, so the subscriber's bookkeeping of `fred.command` alone.
 //!
-//! While it runs, the CPUs are kept from halting (`trace_core::testing::CpusAwake`: a
+//! While it runs, the CPUs are kept from halting (`trace_bench_support::CpusAwake`: a
 //! CPU latency request of 0 µs when the bench may make one, else one lowest-priority
 //! busy loop per CPU; `BENCH_LET_CPUS_IDLE=1` turns it off): every round trip sleeps
 //! and wakes, and on an idle virtual machine each wake-up of a halted CPU costs tens of
@@ -450,7 +450,7 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
 fn main() {
     // Round trips sleep and wake: idle (halting) CPUs would add more noise than the
     // instrumentation costs.
-    let _awake = trace_core::testing::CpusAwake::start();
+    let _awake = trace_bench_support::CpusAwake::start();
     let (url, _server) = server_url();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -17,8 +17,6 @@
 //! capture.find("SELECT users").assert_child_of(&capture.find("GET /users/{id}"));
 //! ```
 
-mod awake;
-mod bench;
 mod span;
 
 use std::sync::{Mutex, MutexGuard};
@@ -28,8 +26,6 @@ use opentelemetry_sdk::trace::{
     InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SimpleSpanProcessor, SpanData,
 };
 
-pub use awake::CpusAwake;
-pub use bench::{BenchCase, ns_per_call, print_machine};
 pub use span::CapturedSpan;
 
 use crate::active;

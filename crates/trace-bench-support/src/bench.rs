@@ -2,13 +2,13 @@
 
 use std::time::Instant;
 
-use crate::config::{ExporterKind, SamplerKind};
-use crate::{Config, TracingGuard};
+use trace_core::config::{ExporterKind, SamplerKind};
+use trace_core::{Config, TracingGuard};
 
 /// The three states a benchmark compares its instrumentation in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BenchCase {
-    /// trace-core not initialised.
+    /// trace-core initialised with `enabled: false`: every span is a no-op.
     Disabled,
     /// Initialised with parent-based ratio 0: every root is dropped.
     Unsampled,
@@ -34,21 +34,26 @@ impl BenchCase {
     }
 
     /// Initialises trace-core for this case as `service`, with no exporter so that export
-    /// does not dominate; `None` for [`BenchCase::Disabled`].
-    pub fn init(self, service: &str) -> Option<TracingGuard> {
-        let (sampler, sample_rate) = match self {
-            BenchCase::Disabled => return None,
-            BenchCase::Unsampled => (SamplerKind::ParentBasedTraceIdRatio, 0.0),
-            BenchCase::Sampled => (SamplerKind::AlwaysOn, 1.0),
+    /// does not dominate.
+    ///
+    /// [`BenchCase::Disabled`] initialises it with `enabled: false`, the state of a
+    /// service that turned tracing off: an uninitialised trace-core is not disabled, it
+    /// starts spans through `opentelemetry::global`'s provider.
+    pub fn init(self, service: &str) -> TracingGuard {
+        let (enabled, sampler, sample_rate) = match self {
+            BenchCase::Disabled => (false, SamplerKind::AlwaysOn, 1.0),
+            BenchCase::Unsampled => (true, SamplerKind::ParentBasedTraceIdRatio, 0.0),
+            BenchCase::Sampled => (true, SamplerKind::AlwaysOn, 1.0),
         };
         let config = Config {
+            enabled,
             service_name: Some(service.to_owned()),
             exporters: vec![ExporterKind::None],
             sampler,
             sample_rate,
             ..Config::default()
         };
-        Some(crate::init(&config).expect("a benchmark's config is valid"))
+        trace_core::init(&config).expect("a benchmark's config is valid")
     }
 }
 
