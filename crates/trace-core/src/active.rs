@@ -15,13 +15,15 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
+use crate::known_sampler::KnownSampler;
+
 const GLOBAL: u8 = 0;
 const DISABLED: u8 = 1;
 const PROVIDER: u8 = 2;
 
 static MODE: AtomicU8 = AtomicU8::new(GLOBAL);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
-static PROVIDER_SET: RwLock<Option<SdkTracerProvider>> = RwLock::new(None);
+static PROVIDER_SET: RwLock<Option<(SdkTracerProvider, Option<KnownSampler>)>> = RwLock::new(None);
 
 /// Where a span is started, as decided by the current state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,17 +55,18 @@ impl Scope {
     }
 }
 
-/// This thread's tracers of the provider in use, one per scope, tagged with the
-/// generation they belong to: making a tracer allocates, and a shared map would be a
-/// lock every thread takes on every span.
+/// This thread's tracers of the provider in use, one per scope, and a copy of its known
+/// sampler, tagged with the generation they belong to: making a tracer allocates, and
+/// a shared map would be a lock every thread takes on every span.
 struct Tracers {
     generation: u64,
     tracers: Vec<(Scope, SdkTracer)>,
+    known: Option<KnownSampler>,
 }
 
 thread_local! {
     static TRACERS: RefCell<Tracers> = const {
-        RefCell::new(Tracers { generation: 0, tracers: Vec::new() })
+        RefCell::new(Tracers { generation: 0, tracers: Vec::new(), known: None })
     };
 }
 
@@ -89,7 +92,13 @@ thread_local! {
 /// provider.shutdown().unwrap();
 /// ```
 pub fn set_provider(provider: SdkTracerProvider) {
-    *PROVIDER_SET.write().unwrap_or_else(PoisonError::into_inner) = Some(provider);
+    set_built_provider(provider, None);
+}
+
+/// Makes `provider` the one in use; `known` is its sampler and ID generator when
+/// trace-core built them.
+pub(crate) fn set_built_provider(provider: SdkTracerProvider, known: Option<KnownSampler>) {
+    *PROVIDER_SET.write().unwrap_or_else(PoisonError::into_inner) = Some((provider, known));
     GENERATION.fetch_add(1, Ordering::AcqRel);
     MODE.store(PROVIDER, Ordering::Release);
 }
@@ -135,13 +144,18 @@ pub(crate) fn provider() -> Option<SdkTracerProvider> {
     PROVIDER_SET
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .clone()
+        .as_ref()
+        .map(|(provider, _)| provider.clone())
 }
 
-/// Runs `start` with this thread's tracer for `scope` on the provider in use; `None`
-/// when no provider is set (it was removed since the state was read).
+/// Runs `start` with this thread's tracer for `scope` on the provider in use, and the
+/// provider's known sampler if trace-core built it; `None` when no provider is set (it
+/// was removed since the state was read).
 #[inline]
-pub(crate) fn with_tracer<R>(scope: Scope, start: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
+pub(crate) fn with_tracer<R>(
+    scope: Scope,
+    start: impl FnOnce(&SdkTracer, Option<&KnownSampler>) -> R,
+) -> Option<R> {
     let generation = GENERATION.load(Ordering::Acquire);
     let mut start = Some(start);
     let cached = TRACERS.try_with(|cell| {
@@ -151,25 +165,31 @@ pub(crate) fn with_tracer<R>(scope: Scope, start: impl FnOnce(&SdkTracer) -> R) 
             return None;
         }
         let (_, tracer) = tracers.tracers.iter().find(|(s, _)| s.is(scope))?;
-        start.take().map(|start| start(tracer))
+        start
+            .take()
+            .map(|start| start(tracer, tracers.known.as_ref()))
     });
     if let Ok(Some(result)) = cached {
         return Some(result);
     }
-    let tracer = PROVIDER_SET
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()?
-        .tracer_with_scope(scope.instrumentation_scope());
+    let (tracer, known) = {
+        let set = PROVIDER_SET.read().unwrap_or_else(PoisonError::into_inner);
+        let (provider, known) = set.as_ref()?;
+        (
+            provider.tracer_with_scope(scope.instrumentation_scope()),
+            known.clone(),
+        )
+    };
     // Not cached while the thread exits, or while this thread is inside a span start.
     let _ = TRACERS.try_with(|cell| {
         if let Ok(mut tracers) = cell.try_borrow_mut() {
             if tracers.generation != generation {
                 tracers.tracers.clear();
                 tracers.generation = generation;
+                tracers.known.clone_from(&known);
             }
             tracers.tracers.push((scope, tracer.clone()));
         }
     });
-    start.take().map(|start| start(&tracer))
+    start.take().map(|start| start(&tracer, known.as_ref()))
 }

@@ -91,6 +91,7 @@ mod context;
 mod error;
 pub mod export;
 mod guard;
+mod known_sampler;
 mod lifecycle;
 pub mod propagation;
 mod resource;

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use opentelemetry_sdk::resource::ResourceDetector;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, SdkTracerProvider, ShouldSample,
-    SimpleSpanProcessor, SpanExporter, SpanProcessor, TracerProviderBuilder,
+    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, SdkTracerProvider,
+    ShouldSample, SimpleSpanProcessor, SpanExporter, SpanProcessor, TracerProviderBuilder,
 };
 
 use crate::config::{Config, ExporterKind};
 use crate::error::InitError;
 use crate::export::{self, Counters, CountingExporter, CountingProcessor};
 use crate::guard::TracingGuard;
+use crate::known_sampler::{KnownSampler, SharedIds};
 use crate::sampling::Sampling;
 use crate::{active, propagation, resource};
 
@@ -69,8 +70,11 @@ type ProviderStep = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuild
 pub struct TracingBuilder<'a> {
     config: &'a Config,
     sampler: Option<(Box<dyn ShouldSample>, String)>,
+    id_generator: Option<Arc<dyn IdGenerator>>,
     detectors: Vec<Box<dyn ResourceDetector>>,
     steps: Vec<(String, ProviderStep)>,
+    /// `configure_provider` was used: the sampler or ID generator may not be ours.
+    open_settings: bool,
 }
 
 impl fmt::Debug for TracingBuilder<'_> {
@@ -93,8 +97,10 @@ impl<'a> TracingBuilder<'a> {
         Self {
             config,
             sampler: None,
+            id_generator: None,
             detectors: Vec::new(),
             steps: Vec::new(),
+            open_settings: false,
         }
     }
 
@@ -128,9 +134,11 @@ impl<'a> TracingBuilder<'a> {
     /// Uses `id_generator` for trace and span ids instead of the SDK's random one.
     pub fn with_id_generator(mut self, id_generator: impl IdGenerator + 'static) -> Self {
         let name = format!("id generator {}", short_type_name(&id_generator));
+        let shared: Arc<dyn IdGenerator> = Arc::new(id_generator);
+        self.id_generator = Some(Arc::clone(&shared));
         self.steps.push((
             name,
-            Box::new(move |builder| builder.with_id_generator(id_generator)),
+            Box::new(move |builder| builder.with_id_generator(SharedIds(shared))),
         ));
         self
     }
@@ -150,6 +158,7 @@ impl<'a> TracingBuilder<'a> {
     ) -> Self {
         self.steps
             .push(("provider settings".to_owned(), Box::new(step)));
+        self.open_settings = true;
         self
     }
 
@@ -176,14 +185,22 @@ impl<'a> TracingBuilder<'a> {
                 summary: summary.to_owned(),
             });
         }
-        let (sampler, sampler_name) = match self.sampler {
-            Some(custom) => custom,
+        let (sampler, sampler_name, rule) = match self.sampler {
+            Some((custom, name)) => (custom, name, None),
             None => {
                 let sampling = Sampling::new(config.sampler, config.sample_rate);
-                let name = sampling.to_string();
-                (sampling.into_sampler(), name)
+                let (name, rule) = (sampling.to_string(), sampling.rule());
+                (sampling.into_sampler(), name, Some(rule))
             }
         };
+        // The SDK's random generator keeps no state of its own: a second one draws
+        // from the same per-thread source.
+        let ids = self
+            .id_generator
+            .unwrap_or_else(|| Arc::new(RandomIdGenerator::default()));
+        let known = rule
+            .filter(|_| !self.open_settings)
+            .map(|rule| KnownSampler::new(rule, sampler.clone(), ids));
         let counters = Arc::new(Counters::default());
         let mut builder = SdkTracerProvider::builder()
             .with_sampler(sampler)
@@ -240,7 +257,7 @@ impl<'a> TracingBuilder<'a> {
         let propagator = propagation::build_propagator(&config.propagators);
         opentelemetry::global::set_text_map_propagator(propagator);
         opentelemetry::global::set_tracer_provider(provider.clone());
-        active::set_provider(provider.clone());
+        active::set_built_provider(provider.clone(), known);
         let service = config.service_name.as_deref().unwrap_or("(from resource)");
         let destinations = if destinations.is_empty() {
             "none".to_owned()

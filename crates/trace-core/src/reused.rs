@@ -28,6 +28,12 @@ pub(crate) trait Spare: Sized + 'static {
 
     /// The state of a spare box: holds nothing, releases nothing when dropped.
     fn empty() -> Self;
+
+    /// Releases what the state holds, leaving it as [`empty`](Self::empty) would be;
+    /// cheaper than writing a whole empty state over it.
+    fn clear(&mut self) {
+        *self = Self::empty();
+    }
 }
 
 /// A `T` in a box from this thread's stock; always `Some` until dropped or taken apart.
@@ -99,7 +105,7 @@ impl<T: Spare> Drop for Reused<T> {
         if let Some(mut boxed) = self.0.take() {
             // Releases what the state holds (ending a span that was not ended) before
             // the stock is touched: a processor's `on_end` may start spans of its own.
-            *boxed = T::empty();
+            boxed.clear();
             recycle(boxed);
         }
     }

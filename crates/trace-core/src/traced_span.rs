@@ -73,6 +73,12 @@ impl Spare for NotRecording {
             cx: OnceLock::new(),
         }
     }
+
+    fn clear(&mut self) {
+        self.cx.take();
+        self.parent = Context::new();
+        self.span_context = SpanContext::empty_context();
+    }
 }
 
 impl NotRecording {
@@ -183,6 +189,16 @@ impl Spare for Recording {
             cx: OnceLock::new(),
         }
     }
+
+    fn clear(&mut self) {
+        // The span first: ending it is what a processor may start spans during.
+        self.bare
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.cx.take();
+        self.parent = Context::new();
+    }
 }
 
 impl Recording {
@@ -282,16 +298,50 @@ impl TracedSpan {
         }
     }
 
+    /// A span its sampler dropped, with the span context the SDK gave it.
+    #[inline]
+    pub(crate) fn not_recording(parent: &Context, span_context: &SpanContext) -> Self {
+        Self {
+            state: State::NotRecording(NotRecording::boxed(
+                parent,
+                not_recording_span_context(parent, span_context),
+            )),
+        }
+    }
+
+    /// The span `build` makes under `parent`, built straight into its box: a bare SDK
+    /// span is a few hundred bytes, and every move of it is a copy.
+    #[inline]
+    pub(crate) fn build(parent: &Context, build: impl FnOnce() -> ProviderSpan) -> Self {
+        let mut boxed =
+            Reused::<Recording>::spare().unwrap_or_else(|| Box::new(Recording::empty()));
+        let bare = boxed.bare.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let span = bare.insert(build());
+        if span.is_recording() {
+            boxed.parent = parent.clone();
+            return Self {
+                state: State::Recording(Reused::from_box(boxed)),
+            };
+        }
+        let span_context = span.span_context().clone();
+        // Gives the box back, and lets the span go.
+        drop(Reused::from_box(boxed));
+        if span_context.is_valid() {
+            Self::not_recording(parent, &span_context)
+        } else {
+            Self {
+                state: State::Parent(parent.clone()),
+            }
+        }
+    }
+
     /// Wraps the span the provider built under `parent`.
     #[inline]
     pub(crate) fn new(parent: &Context, span: ProviderSpan) -> Self {
         let state = if span.is_recording() {
             State::Recording(Recording::boxed(parent, span))
         } else if span.span_context().is_valid() {
-            State::NotRecording(NotRecording::boxed(
-                parent,
-                not_recording_span_context(parent, span.span_context()),
-            ))
+            return Self::not_recording(parent, span.span_context());
         } else {
             State::Parent(parent.clone())
         };

@@ -88,9 +88,15 @@ impl ScopedTracer {
             Target::Disabled => TracedSpan::disabled(),
             // The span is wrapped where the SDK returns it: a bare SDK span is a few
             // hundred bytes, and every move of it is a copy.
-            Target::Provider => active::with_tracer(self.scope, |tracer| {
-                let span = tracer.build_with_context(build().into_builder(kind), parent);
-                TracedSpan::new(parent, ProviderSpan::Sdk(span))
+            Target::Provider => active::with_tracer(self.scope, |tracer, known| {
+                // A span the sampler trace-core built certainly drops is the SDK's
+                // non-recording span without the SDK's detour (known_sampler.rs).
+                if let Some(span_context) = known.and_then(|known| known.dropped(parent)) {
+                    return TracedSpan::not_recording(parent, &span_context);
+                }
+                TracedSpan::build(parent, || {
+                    ProviderSpan::Sdk(tracer.build_with_context(build().into_builder(kind), parent))
+                })
             })
             // The provider was removed between the two reads: as if disabled.
             .unwrap_or_else(TracedSpan::disabled),

@@ -1,7 +1,10 @@
 //! trace-core's spans against the plain SDK: the same calls through a `ScopedTracer`
 //! and through the SDK's own tracer, on two providers set up alike (a sampler, an ID
 //! generator and a processor that log every call), give the same sampler calls, ids,
-//! flags, trace states, `on_start` calls and exported data.
+//! flags, trace states, `on_start` calls and exported data. With a provider `init`
+//! built from configuration, trace-core makes the spans its sampler certainly drops
+//! without the SDK's span machinery: those give the same ids, flags, trace states and
+//! (no) processor calls too.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -308,4 +311,162 @@ fn the_only_difference_a_dropped_span_keeps_its_parents_random_flag() {
         TraceFlags::new(0x02)
     );
     span.end();
+}
+
+/// Where a span of the configured-sampler scenarios starts.
+#[derive(Clone, Copy)]
+enum Parent {
+    Root,
+    Remote { sampled: bool },
+    Span(usize),
+}
+
+/// Roots, remote parents sampled or not, and children of each.
+const SHAPES: [Parent; 10] = [
+    Parent::Root,
+    Parent::Span(0),
+    Parent::Remote { sampled: false },
+    Parent::Span(2),
+    Parent::Remote { sampled: true },
+    Parent::Span(4),
+    Parent::Root,
+    Parent::Span(6),
+    Parent::Span(7),
+    Parent::Remote { sampled: false },
+];
+
+/// Trace ids spread over the 56 bits a ratio sampler reads; span ids count up.
+#[derive(Debug)]
+struct SpreadIds(AtomicU64);
+
+impl IdGenerator for SpreadIds {
+    fn new_trace_id(&self) -> TraceId {
+        let n = u128::from(self.0.fetch_add(1, Ordering::Relaxed));
+        TraceId::from(n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        SpanId::from(self.0.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+fn remote(index: usize, sampled: bool) -> Context {
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(
+            0x5eed_0000_0000_0000_0000_0000_0000_0000 + index as u128 * 0x1234_5678_9abc_def1,
+        ),
+        SpanId::from(0xfeed + index as u64),
+        flags,
+        true,
+        TraceState::from_key_value([("congo", "t61rcWkgMzE")]).unwrap(),
+    ))
+}
+
+/// The shapes through trace-core, on the provider `init` built.
+fn shapes_through_trace_core() -> Vec<SpanContext> {
+    let mut spans: Vec<TracedSpan> = Vec::new();
+    for (index, shape) in SHAPES.into_iter().enumerate() {
+        let remote_parent;
+        let parent = match shape {
+            Parent::Root => &Context::new(),
+            Parent::Remote { sampled } => {
+                remote_parent = remote(index, sampled);
+                &remote_parent
+            }
+            Parent::Span(i) => spans[i].context(),
+        };
+        let span = TRACER.start_with_parent(parent, SpanKind::Internal, || {
+            SpanStart::new(format!("span {index}"))
+        });
+        spans.push(span);
+    }
+    let contexts = spans.iter().map(TracedSpan::span_context).collect();
+    for span in spans.into_iter().rev() {
+        span.end();
+    }
+    contexts
+}
+
+/// The shapes through the SDK's own tracer.
+fn shapes_through_the_sdk(provider: &SdkTracerProvider) -> Vec<SpanContext> {
+    let tracer = provider.tracer_with_scope(
+        InstrumentationScope::builder("contract")
+            .with_version("1.0.0")
+            .build(),
+    );
+    let mut contexts: Vec<Context> = Vec::new();
+    for (index, shape) in SHAPES.into_iter().enumerate() {
+        let parent = match shape {
+            Parent::Root => Context::new(),
+            Parent::Remote { sampled } => remote(index, sampled),
+            Parent::Span(i) => contexts[i].clone(),
+        };
+        let builder = SpanBuilder::from_name(format!("span {index}")).with_kind(SpanKind::Internal);
+        let span = tracer.build_with_context(builder, &parent);
+        contexts.push(parent.with_span(span));
+    }
+    let span_contexts = contexts
+        .iter()
+        .map(|cx| cx.span().span_context().clone())
+        .collect();
+    for cx in contexts.iter().rev() {
+        cx.span().end();
+    }
+    span_contexts
+}
+
+#[test]
+fn spans_the_configured_sampler_drops_are_the_sdks_dropped_spans() {
+    use trace_core::config::{ExporterKind, SamplerKind};
+    use trace_core::{Config, Sampling, TracingBuilder};
+
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    for (sampler, rate) in [
+        (SamplerKind::ParentBasedAlwaysOn, 1.0),
+        (SamplerKind::ParentBasedTraceIdRatio, 0.5),
+        (SamplerKind::TraceIdRatio, 0.5),
+        (SamplerKind::AlwaysOff, 1.0),
+        (SamplerKind::ParentBasedAlwaysOff, 1.0),
+        (SamplerKind::AlwaysOn, 1.0),
+    ] {
+        let (ours, theirs): (Log, Log) = (Log::default(), Log::default());
+        let config = Config {
+            exporters: vec![ExporterKind::None],
+            sampler,
+            sample_rate: rate,
+            ..Config::default()
+        };
+        let guard = TracingBuilder::new(&config)
+            .with_id_generator(SpreadIds(AtomicU64::new(1)))
+            .with_span_processor(LoggingProcessor(Arc::clone(&ours)))
+            .init()
+            .unwrap();
+        let our_contexts = shapes_through_trace_core();
+        guard.shutdown().unwrap();
+        let plain = SdkTracerProvider::builder()
+            .with_id_generator(SpreadIds(AtomicU64::new(1)))
+            .with_sampler(Sampling::new(sampler, rate))
+            .with_span_processor(LoggingProcessor(Arc::clone(&theirs)))
+            .build();
+        let their_contexts = shapes_through_the_sdk(&plain);
+
+        assert_eq!(our_contexts, their_contexts, "{sampler:?} {rate}");
+        assert_eq!(
+            *ours.lock().unwrap(),
+            *theirs.lock().unwrap(),
+            "processor calls under {sampler:?} {rate}"
+        );
+        // Each scenario has dropped spans, and some under a ratio are sampled.
+        if sampler != SamplerKind::AlwaysOn {
+            assert!(
+                our_contexts.iter().any(|c| c.is_valid() && !c.is_sampled()),
+                "{sampler:?}: {our_contexts:?}"
+            );
+        }
+    }
 }

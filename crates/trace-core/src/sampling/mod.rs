@@ -8,6 +8,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{ParentBasedSampler, Sampler, SamplingResult, ShouldSample};
 
 use crate::config::SamplerKind;
+use crate::known_sampler::{RootRule, Rule};
 
 mod ot;
 mod probability;
@@ -88,6 +89,26 @@ impl Sampling {
     /// The configured kind.
     pub fn kind(&self) -> SamplerKind {
         self.kind
+    }
+
+    /// What the sampler does with roots, and whether it follows a parent.
+    pub(crate) fn rule(&self) -> Rule {
+        let by_ratio = if self.ratio >= 1.0 {
+            RootRule::On
+        } else if self.ratio <= 0.0 {
+            RootRule::Off
+        } else {
+            RootRule::Ratio
+        };
+        let (root, parent_based) = match self.kind {
+            SamplerKind::AlwaysOn => (RootRule::On, false),
+            SamplerKind::AlwaysOff => (RootRule::Off, false),
+            SamplerKind::TraceIdRatio => (by_ratio, false),
+            SamplerKind::ParentBasedAlwaysOn => (RootRule::On, true),
+            SamplerKind::ParentBasedAlwaysOff => (RootRule::Off, true),
+            SamplerKind::ParentBasedTraceIdRatio => (by_ratio, true),
+        };
+        Rule { root, parent_based }
     }
 
     /// The SDK sampler itself, for a provider: one indirection fewer per span.
