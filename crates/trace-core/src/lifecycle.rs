@@ -15,7 +15,7 @@ use crate::config::{Config, ExporterKind};
 use crate::error::InitError;
 use crate::export::{self, Counters, CountingExporter, CountingProcessor};
 use crate::guard::TracingGuard;
-use crate::known_sampler::{KnownSampler, SharedIds};
+use crate::known_sampler::{KnownSampler, ProviderIds};
 use crate::sampling::Sampling;
 use crate::{active, propagation, resource};
 
@@ -70,7 +70,7 @@ type ProviderStep = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuild
 pub struct TracingBuilder<'a> {
     config: &'a Config,
     sampler: Option<(Box<dyn ShouldSample>, String)>,
-    id_generator: Option<Arc<dyn IdGenerator>>,
+    id_generator: Option<(Arc<dyn IdGenerator>, String)>,
     detectors: Vec<Box<dyn ResourceDetector>>,
     steps: Vec<(String, ProviderStep)>,
     /// `configure_provider` was used: the sampler or ID generator may not be ours.
@@ -134,12 +134,7 @@ impl<'a> TracingBuilder<'a> {
     /// Uses `id_generator` for trace and span ids instead of the SDK's random one.
     pub fn with_id_generator(mut self, id_generator: impl IdGenerator + 'static) -> Self {
         let name = format!("id generator {}", short_type_name(&id_generator));
-        let shared: Arc<dyn IdGenerator> = Arc::new(id_generator);
-        self.id_generator = Some(Arc::clone(&shared));
-        self.steps.push((
-            name,
-            Box::new(move |builder| builder.with_id_generator(SharedIds(shared))),
-        ));
+        self.id_generator = Some((Arc::new(id_generator), name));
         self
     }
 
@@ -193,14 +188,17 @@ impl<'a> TracingBuilder<'a> {
                 (sampling.into_sampler(), name, Some(rule))
             }
         };
-        // The SDK's random generator keeps no state of its own: a second one draws
-        // from the same per-thread source.
-        let ids = self
-            .id_generator
-            .unwrap_or_else(|| Arc::new(RandomIdGenerator::default()));
+        let mut custom = Vec::new();
+        let (ids, custom_ids): (Arc<dyn IdGenerator>, bool) = match self.id_generator {
+            Some((ids, name)) => {
+                custom.push(name);
+                (ids, true)
+            }
+            None => (Arc::new(RandomIdGenerator::default()), false),
+        };
         let known = rule
             .filter(|_| !self.open_settings)
-            .map(|rule| KnownSampler::new(rule, sampler.clone(), ids));
+            .map(|rule| KnownSampler::new(rule, sampler.clone(), Arc::clone(&ids)));
         let counters = Arc::new(Counters::default());
         let mut builder = SdkTracerProvider::builder()
             .with_sampler(sampler)
@@ -248,7 +246,9 @@ impl<'a> TracingBuilder<'a> {
                 ExporterKind::None => {}
             }
         }
-        let mut custom = Vec::new();
+        if known.is_some() || custom_ids {
+            builder = builder.with_id_generator(ProviderIds(ids));
+        }
         for (name, step) in self.steps {
             builder = step(builder);
             custom.push(name);

@@ -5,6 +5,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, Tracer as _, TracerProvider as _};
 
 use crate::active::{self, Scope, Target};
+use crate::known_sampler::{Decided, ProviderIds};
 use crate::span_start::SpanStart;
 use crate::traced_span::{ProviderSpan, TracedSpan};
 
@@ -89,14 +90,24 @@ impl ScopedTracer {
             // The span is wrapped where the SDK returns it: a bare SDK span is a few
             // hundred bytes, and every move of it is a copy.
             Target::Provider => active::with_tracer(self.scope, |tracer, known| {
-                // A span the sampler trace-core built certainly drops is the SDK's
-                // non-recording span without the SDK's detour (known_sampler.rs).
-                if let Some(span_context) = known.and_then(|known| known.dropped(parent)) {
-                    return TracedSpan::not_recording(parent, &span_context);
-                }
-                TracedSpan::build(parent, || {
+                // The sampler trace-core built may decide before the SDK is called
+                // (known_sampler.rs): a span it drops is the SDK's non-recording span
+                // without the SDK's detour.
+                let decided = known.map_or(Decided::Undecided, |known| known.decide(parent));
+                let ids_drawn = match decided {
+                    Decided::Dropped(span_context) => {
+                        return TracedSpan::not_recording(parent, &span_context);
+                    }
+                    Decided::IdsDrawn => true,
+                    Decided::Undecided => false,
+                };
+                let span = TracedSpan::build(parent, || {
                     ProviderSpan::Sdk(tracer.build_with_context(build().into_builder(kind), parent))
-                })
+                });
+                if ids_drawn {
+                    ProviderIds::forget_pending();
+                }
+                span
             })
             // The provider was removed between the two reads: as if disabled.
             .unwrap_or_else(TracedSpan::disabled),

@@ -2,9 +2,9 @@
 //! and through the SDK's own tracer, on two providers set up alike (a sampler, an ID
 //! generator and a processor that log every call), give the same sampler calls, ids,
 //! flags, trace states, `on_start` calls and exported data. With a provider `init`
-//! built from configuration, trace-core makes the spans its sampler certainly drops
-//! without the SDK's span machinery: those give the same ids, flags, trace states and
-//! (no) processor calls too.
+//! built from configuration, trace-core decides before the SDK where the configured
+//! sampler allows it (a dropped span made without the SDK's span machinery, the ids of
+//! a sampled root drawn first): the same ids, flags, trace states and processor calls.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -421,7 +421,7 @@ fn shapes_through_the_sdk(provider: &SdkTracerProvider) -> Vec<SpanContext> {
 }
 
 #[test]
-fn spans_the_configured_sampler_drops_are_the_sdks_dropped_spans() {
+fn spans_under_the_configured_sampler_are_the_sdks_spans() {
     use trace_core::config::{ExporterKind, SamplerKind};
     use trace_core::{Config, Sampling, TracingBuilder};
 

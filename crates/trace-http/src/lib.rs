@@ -77,10 +77,11 @@
 //!   the handler's children follow the decision, outgoing calls carry a `traceparent`
 //!   with flags `00`, and log lines and the trace-id response header show its trace id.
 //! - **Cost.** Disabled tracing reads no header and allocates nothing. An unsampled
-//!   request costs its span context and what its sampler sees (the name and the
-//!   attributes above; 3 allocations for a request with no route and no `Host` header),
-//!   plus trace-core's extraction (two small allocations) when a `traceparent` comes
-//!   in; the other attributes are built only for a recording span.
+//!   request costs its span context (one allocation), plus trace-core's extraction (two
+//!   small allocations) when a `traceparent` comes in. With the configured sampler, a
+//!   request it drops builds no name or attribute; a sampler of your own sees the name
+//!   and the attributes above, so they are built for every request. The other
+//!   attributes are built only for a recording span.
 //! - **Skip list.** `/livez`, `/readyz`, `/healthz` and `/metrics` (exact paths,
 //!   configurable) and requests matching a predicate get no span; the incoming context
 //!   is still active in the handler.

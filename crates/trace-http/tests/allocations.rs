@@ -8,11 +8,13 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Empty, Full};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tower::{Layer, Service, ServiceExt, service_fn};
+use trace_core::config::ExporterKind;
 use trace_core::config::SamplerKind;
 use trace_core::testing::SpanCapture;
-use trace_core::{Config, Sampling};
+use trace_core::{Config, TracingBuilder};
 use trace_http::server::HttpServerLayer;
 
 #[global_allocator]
@@ -81,8 +83,17 @@ fn disabled_requests_allocate_nothing_extra_and_unsampled_ones_a_few() {
         );
         drop(disabled);
 
-        let capture =
-            SpanCapture::install_with(Sampling::new(SamplerKind::ParentBasedTraceIdRatio, 0.0));
+        // The configured sampler at rate 0, as a service would run it.
+        let exporter = InMemorySpanExporter::default();
+        let unsampled = TracingBuilder::new(&Config {
+            exporters: vec![ExporterKind::None],
+            sampler: SamplerKind::ParentBasedTraceIdRatio,
+            sample_rate: 0.0,
+            ..Config::default()
+        })
+        .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+        .init()
+        .unwrap();
         allocations(&mut traced, plain).await;
         let root = allocations(&mut traced, plain).await;
         let propagated = allocations(&mut traced, unsampled_parent).await;
@@ -91,8 +102,9 @@ fn disabled_requests_allocate_nothing_extra_and_unsampled_ones_a_few() {
             (root - baseline) as f64 / REQUESTS as f64,
             (propagated - baseline) as f64 / REQUESTS as f64
         );
-        // An unsampled root: the `url.path` value the sampler sees, the vector of the
-        // sampler's attributes, and the context holding the span's own span context.
+        // An unsampled root: the context holding the span's own span context. The
+        // configured sampler drops the root before the span's name and attributes are
+        // built (a sampler of the service's own would see them, and cost them).
         assert!(
             root <= baseline + UNSAMPLED_ROOT * REQUESTS + REQUESTS / 20,
             "unsampled root: {root} allocations for {REQUESTS} requests, baseline {baseline}"
@@ -103,14 +115,14 @@ fn disabled_requests_allocate_nothing_extra_and_unsampled_ones_a_few() {
             propagated <= baseline + (UNSAMPLED_ROOT + 2) * REQUESTS + REQUESTS / 20,
             "unsampled parent: {propagated} allocations for {REQUESTS} requests, baseline {baseline}"
         );
-        assert!(capture.spans().is_empty());
+        assert!(exporter.get_finished_spans().unwrap().is_empty());
+        drop(unsampled);
 
         // The sampled path allocates more: the measurement can tell the difference.
-        drop(capture);
         let _capture = SpanCapture::install();
         assert!(allocations(&mut traced, plain).await > root);
     });
 }
 
 /// Allocations per unsampled root request, beyond the service's own.
-const UNSAMPLED_ROOT: usize = 3;
+const UNSAMPLED_ROOT: usize = 1;
