@@ -115,6 +115,11 @@ where
 /// The `tracing` bridge behind the per-layer filter `filter` instead of the default one,
 /// for example `BridgeFilter::default().include("sqlx")` or a tracing-subscriber
 /// `Targets`. Only what `filter` enables is bridged; other layers are unaffected.
+///
+/// A [`BridgeFilter`] also skips everything while configuration disables tracing.
+/// With another filter, spans are then still handed to the layer, which makes them
+/// non-recording (nothing is exported); `BridgeFilter::default().and(filter)`
+/// (`tracing_subscriber::filter::FilterExt`) keeps both.
 pub fn layer_with_filter<S, F>(filter: F) -> BridgeLayer<S, F>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,

@@ -312,3 +312,21 @@ fn a_bridged_span_passes_a_remote_parents_random_flag_on_sampled_or_not() {
     });
     guard.shutdown().expect("shut down");
 }
+
+#[test]
+fn the_default_filter_combines_with_another() {
+    use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
+
+    let _turn = turn();
+    let (guard, exporter) = init_in_memory();
+    let infos = Targets::new().with_default(LevelFilter::INFO);
+    let subscriber = tracing_subscriber::registry().with(tracing_bridge::layer_with_filter(
+        BridgeFilter::default().and(infos),
+    ));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::debug_span!("debug work").in_scope(|| {});
+        library_spans_inside_a_user_span();
+    });
+    assert_eq!(names(&finished(&exporter)), ["not sqlx", "user work"]);
+    guard.shutdown().expect("shut down");
+}
