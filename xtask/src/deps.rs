@@ -1,6 +1,7 @@
-//! `cargo xtask deps`: the layering rule and one OpenTelemetry version in the graph.
+//! `cargo xtask deps`: the layering rule, one OpenTelemetry version and one TLS crypto
+//! stack (ring) in the graph.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
@@ -15,7 +16,10 @@ Checks, from `cargo metadata`:
 - the one exception: trace-bench-support (internal benchmark machinery, publish = false)
   may be a dev-dependency of any crate, and never another kind of dependency;
 - the resolved graph (all features) has exactly one version of opentelemetry and of
-  opentelemetry_sdk, and at most one of every other opentelemetry crate.";
+  opentelemetry_sdk, and at most one of every other opentelemetry crate;
+- the resolved graph (all features, every dependency kind and platform) has no aws-lc
+  (`aws-lc-sys`, `aws-lc-rs`): TLS is rustls with ring only, one crypto stack in every
+  crate and example.";
 
 /// The core crate every sibling builds on.
 const CORE: &str = "trace-core";
@@ -24,6 +28,12 @@ const CORE: &str = "trace-core";
 const BENCH_SUPPORT: &str = "trace-bench-support";
 /// Crates that must be in the graph exactly once.
 const EXACTLY_ONCE: &[&str] = &["opentelemetry", "opentelemetry_sdk"];
+/// A second TLS crypto stack beside ring: reqwest's default `default-tls` (and the
+/// `rustls` features of reqwest, hyper-rustls, tokio-rustls and rustls) pull it.
+const SECOND_CRYPTO_STACK: &[&str] = &["aws-lc-sys", "aws-lc-rs"];
+/// How many member-to-crate paths a problem shows (features are unified: usually every
+/// member reaches the crate through the same shared node).
+const SHOWN_PATHS: usize = 3;
 
 pub(crate) fn run(args: &[String]) -> Result {
     if util::wants_help(args) {
@@ -35,7 +45,9 @@ pub(crate) fn run(args: &[String]) -> Result {
     }
     let problems = check()?;
     if problems.is_empty() {
-        println!("deps: ok (layering rule holds; one opentelemetry and opentelemetry_sdk)");
+        println!(
+            "deps: ok (layering rule holds; one opentelemetry and opentelemetry_sdk; no aws-lc)"
+        );
         return Ok(());
     }
     for problem in &problems {
@@ -44,10 +56,12 @@ pub(crate) fn run(args: &[String]) -> Result {
     Err(format!("deps: {} problem(s)", problems.len()))
 }
 
-/// Runs both checks; returns the problems found.
+/// Runs every check; returns the problems found.
 pub(crate) fn check() -> Result<Vec<String>> {
     let mut problems = layering_problems(&util::metadata(true)?);
-    problems.extend(version_problems(&util::metadata(false)?));
+    let resolved = util::metadata(false)?;
+    problems.extend(version_problems(&resolved));
+    problems.extend(crypto_stack_problems(&resolved));
     Ok(problems)
 }
 
@@ -146,6 +160,119 @@ fn version_problems(meta: &Value) -> Vec<String> {
     problems
 }
 
+/// aws-lc anywhere in the full resolve (`--all-features`, all kinds and platforms), with
+/// the path from a workspace member that pulls it in.
+fn crypto_stack_problems(meta: &Value) -> Vec<String> {
+    let label = |id: &str| -> String {
+        meta["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["id"] == id)
+            .map_or_else(
+                || id.to_owned(),
+                |p| {
+                    format!(
+                        "{} {}",
+                        p["name"].as_str().unwrap_or_default(),
+                        p["version"].as_str().unwrap_or_default()
+                    )
+                },
+            )
+    };
+    let deps: BTreeMap<&str, Vec<&str>> = meta["resolve"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|node| {
+            let targets = node["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            Some((node["id"].as_str()?, targets))
+        })
+        .collect();
+    let members: Vec<&str> = util::workspace_packages(meta)
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    let mut problems = Vec::new();
+    for name in SECOND_CRYPTO_STACK {
+        let found: Vec<&str> = meta["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == *name)
+            .filter_map(|p| p["id"].as_str())
+            .collect();
+        for id in found {
+            let mut paths: Vec<Vec<&str>> = members
+                .iter()
+                .filter_map(|member| path_between(&deps, member, id))
+                .collect();
+            paths.sort_by_key(Vec::len);
+            let mut shown: Vec<String> = paths
+                .iter()
+                .take(SHOWN_PATHS)
+                .map(|path| {
+                    path.iter()
+                        .map(|step| label(step))
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                })
+                .collect();
+            if paths.len() > SHOWN_PATHS {
+                shown.push(format!("and {} more members", paths.len() - SHOWN_PATHS));
+            }
+            let via = if shown.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", shown.join("; "))
+            };
+            problems.push(format!(
+                "`{}` is in the resolved graph{via}: TLS in this workspace is rustls with ring \
+                 only. Give each dependency that pulls it `default-features = false` and its \
+                 ring or no-provider TLS feature (reqwest: `rustls-no-provider`; its default \
+                 `default-tls` and its `rustls` feature bring aws-lc); `cargo tree -i {name} \
+                 --workspace --all-features --target all -e normal,build,dev,features` shows \
+                 every path and the feature that turns it on",
+                label(id)
+            ));
+        }
+    }
+    problems
+}
+
+/// The shortest dependency path from `from` to `to`, both included.
+fn path_between<'a>(
+    deps: &BTreeMap<&'a str, Vec<&'a str>>,
+    from: &'a str,
+    to: &str,
+) -> Option<Vec<&'a str>> {
+    let mut came_from: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue = VecDeque::from([from]);
+    while let Some(at) = queue.pop_front() {
+        if at == to {
+            let mut path = vec![at];
+            let mut step = at;
+            while let Some(previous) = came_from.get(step) {
+                path.push(previous);
+                step = previous;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        for next in deps.get(at).into_iter().flatten() {
+            if *next != from && !came_from.contains_key(next) {
+                came_from.insert(next, at);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -194,6 +321,106 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:#?}");
         assert!(problems[0].starts_with("`trace-db` has a dev dependency on `trace-http`"));
         assert!(problems[1].starts_with("`trace-log` does not depend on `trace-core`"));
+    }
+
+    /// A resolved graph: `(id, name, version, dependency ids)`, the first package the
+    /// only workspace member.
+    fn resolved(packages: &[(&str, &str, &str, &[&str])]) -> Value {
+        json!({
+            "packages": packages
+                .iter()
+                .map(|(id, name, version, _)| json!({"id": id, "name": name, "version": version}))
+                .collect::<Vec<_>>(),
+            "workspace_members": [packages[0].0],
+            "resolve": {"nodes": packages
+                .iter()
+                .map(|(id, _, _, deps)| json!({"id": id, "dependencies": deps}))
+                .collect::<Vec<_>>()},
+        })
+    }
+
+    #[test]
+    fn aws_lc_in_the_graph_is_reported_with_the_path_that_pulls_it() {
+        let meta = resolved(&[
+            ("tour", "tour", "0.1.0", &["reqwest", "ring"]),
+            ("reqwest", "reqwest", "0.13.5", &["hyper-rustls"]),
+            (
+                "hyper-rustls",
+                "hyper-rustls",
+                "0.27.10",
+                &["aws-lc-rs", "ring"],
+            ),
+            ("aws-lc-rs", "aws-lc-rs", "1.15.0", &["aws-lc-sys"]),
+            ("aws-lc-sys", "aws-lc-sys", "0.34.0", &[]),
+            ("ring", "ring", "0.17.14", &[]),
+        ]);
+        assert_eq!(
+            crypto_stack_problems(&meta),
+            [
+                "`aws-lc-sys 0.34.0` is in the resolved graph (tour 0.1.0 -> reqwest 0.13.5 -> \
+                 hyper-rustls 0.27.10 -> aws-lc-rs 1.15.0 -> aws-lc-sys 0.34.0): TLS in this \
+                 workspace is rustls with ring only. Give each dependency that pulls it \
+                 `default-features = false` and its ring or no-provider TLS feature (reqwest: \
+                 `rustls-no-provider`; its default `default-tls` and its `rustls` feature bring \
+                 aws-lc); `cargo tree -i aws-lc-sys --workspace --all-features --target all \
+                 -e normal,build,dev,features` shows every path and the feature that turns it \
+                 on",
+                "`aws-lc-rs 1.15.0` is in the resolved graph (tour 0.1.0 -> reqwest 0.13.5 -> \
+                 hyper-rustls 0.27.10 -> aws-lc-rs 1.15.0): TLS in this workspace is rustls \
+                 with ring only. Give each dependency that pulls it `default-features = false` \
+                 and its ring or no-provider TLS feature (reqwest: `rustls-no-provider`; its \
+                 default `default-tls` and its `rustls` feature bring aws-lc); `cargo tree -i \
+                 aws-lc-rs --workspace --all-features --target all -e \
+                 normal,build,dev,features` shows every path and the feature that turns it on",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_workspace_resolves_no_aws_lc() {
+        let meta = util::metadata(false).expect("cargo metadata runs");
+        let problems = crypto_stack_problems(&meta);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        // The check looks at the whole graph: ring is there, so the graph is.
+        assert!(
+            meta["packages"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["name"] == "ring"))
+        );
+    }
+
+    #[test]
+    fn many_members_pulling_aws_lc_show_the_three_shortest_paths() {
+        let mut meta = resolved(&[
+            ("a", "a", "0.1.0", &["aws-lc-rs"]),
+            ("b", "b", "0.1.0", &["a"]),
+            ("c", "c", "0.1.0", &["b"]),
+            ("d", "d", "0.1.0", &["c"]),
+            ("e", "e", "0.1.0", &["d"]),
+            ("aws-lc-rs", "aws-lc-rs", "1.15.0", &[]),
+        ]);
+        meta["workspace_members"] = json!(["e", "d", "c", "b", "a"]);
+        let problems = crypto_stack_problems(&meta);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].starts_with(
+                "`aws-lc-rs 1.15.0` is in the resolved graph (a 0.1.0 -> aws-lc-rs 1.15.0; \
+                 b 0.1.0 -> a 0.1.0 -> aws-lc-rs 1.15.0; c 0.1.0 -> b 0.1.0 -> a 0.1.0 -> \
+                 aws-lc-rs 1.15.0; and 2 more members): "
+            ),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn ring_alone_is_fine() {
+        let meta = resolved(&[
+            ("tour", "tour", "0.1.0", &["rustls"]),
+            ("rustls", "rustls", "0.23.46", &["ring"]),
+            ("ring", "ring", "0.17.14", &[]),
+        ]);
+        assert!(crypto_stack_problems(&meta).is_empty());
     }
 
     #[test]

@@ -20,8 +20,10 @@ const HELP: &str = "\
 cargo xtask <task> [options]
 
 Tasks:
-  deps    check the layering rule and that one opentelemetry version is resolved
-  tidy    check crate READMEs, CHANGELOGs, crate docs, forbidden macros, final newlines
+  deps    check the layering rule, that one opentelemetry version is resolved and that
+          no aws-lc is (TLS is rustls with ring only)
+  tidy    check crate READMEs (incl. the target library's version), CHANGELOGs, crate
+          docs, forbidden macros, final newlines
   test    provision the real components the tests need (OTLP receiver, Redis, PostgreSQL,
           MariaDB, Python for the W3C suite), run all tests and the official W3C Trace
           Context suite; this is the README's test command

@@ -12,6 +12,8 @@ Checks that:
 - every crate under crates/ has README.md, CHANGELOG.md and a src/lib.rs whose crate docs
   (`//!` lines or an included file) have `## Feature flags` and `## Supported Rust versions`;
 - no `dbg!(`, `todo!(` or `unimplemented!(` is left in crates/*/src;
+- a crate README's dependency line for its target library (`library` in
+  `[package.metadata.trace-rs.compat]`) names the oldest supported version (`oldest`);
 - every .rs file under crates/, examples/ and xtask/ ends with a newline.";
 
 /// Headings every crate's docs must have.
@@ -69,6 +71,7 @@ pub(crate) fn check(root: &Path) -> Vec<String> {
             }
             Err(e) => problems.push(format!("{}: {e}", rel(&lib))),
         }
+        problems.extend(readme_version_problems(&krate, &rel));
         for file in rust_files(&krate.join("src")) {
             let text = fs::read_to_string(&file).unwrap_or_default();
             for (n, line) in text.lines().enumerate() {
@@ -91,6 +94,60 @@ pub(crate) fn check(root: &Path) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The README's `library = ...` lines that name another version than the oldest one
+/// the crate supports (`[package.metadata.trace-rs.compat]` in its Cargo.toml).
+fn readme_version_problems(krate: &Path, rel: &dyn Fn(&Path) -> String) -> Vec<String> {
+    let manifest = fs::read_to_string(krate.join("Cargo.toml")).unwrap_or_default();
+    let (Some(library), Some(oldest)) = (
+        compat_value(&manifest, "library"),
+        compat_value(&manifest, "oldest"),
+    ) else {
+        return Vec::new();
+    };
+    let readme_path = krate.join("README.md");
+    let readme = fs::read_to_string(&readme_path).unwrap_or_default();
+    let mut problems = Vec::new();
+    for (n, line) in readme.lines().enumerate() {
+        let Some(spec) = line
+            .strip_prefix(library.as_str())
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+            .map(str::trim)
+        else {
+            continue;
+        };
+        // `fred = "10.0.1"` or `fred = { version = "10.0.1", ... }`.
+        let version = spec
+            .strip_prefix('"')
+            .or_else(|| spec.split_once("version = \"").map(|(_, rest)| rest))
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(version, _)| version);
+        if version != Some(oldest.as_str()) {
+            problems.push(format!(
+                "{}:{}: names {library} {}, but the crate supports {library} from {oldest} \
+                 (`oldest` in Cargo.toml's [package.metadata.trace-rs.compat]): write \
+                 `version = \"{oldest}\"`",
+                rel(&readme_path),
+                n + 1,
+                version.map_or_else(|| "without a version".to_owned(), |v| format!("\"{v}\"")),
+            ));
+        }
+    }
+    problems
+}
+
+/// `key = "value"` in the `[package.metadata.trace-rs.compat]` table of `manifest`.
+fn compat_value(manifest: &str, key: &str) -> Option<String> {
+    manifest
+        .lines()
+        .skip_while(|line| line.trim() != "[package.metadata.trace-rs.compat]")
+        .skip(1)
+        .take_while(|line| !line.trim_start().starts_with('['))
+        .find_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+        })
 }
 
 /// Directories under `crates/` that hold a `Cargo.toml`, sorted.
@@ -157,6 +214,36 @@ mod tests {
             problems.is_empty(),
             "cargo xtask tidy found:\n{}",
             problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_readme_naming_another_library_version_is_reported() {
+        let root = std::env::temp_dir().join(format!("xtask-tidy-readme-{}", std::process::id()));
+        let krate = root.join("crates/demo");
+        fs::create_dir_all(&krate).unwrap();
+        fs::write(
+            krate.join("Cargo.toml"),
+            "[package]\nname = \"demo\"\n\n[package.metadata.trace-rs.compat]\n\
+             library = \"fred\"\noldest = \"10.0.1\"\nnewest = \"10.1.0\"\n\n[features]\n",
+        )
+        .unwrap();
+        fs::write(
+            krate.join("README.md"),
+            "```toml\nfred = { version = \"10\", features = [\"partial-tracing\"] }\n\
+             fred = \"10.0.1\"\nfred = { version = \"10.0.1\" }\nfred-extra = \"1\"\n```\n",
+        )
+        .unwrap();
+        let rel = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+        let problems = readme_version_problems(&krate, &rel);
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            problems,
+            [
+                "crates/demo/README.md:2: names fred \"10\", but the crate supports fred from \
+                 10.0.1 (`oldest` in Cargo.toml's [package.metadata.trace-rs.compat]): write \
+                 `version = \"10.0.1\"`"
+            ]
         );
     }
 

@@ -33,7 +33,8 @@ pub(crate) enum Target {
     Provider,
 }
 
-/// The instrumentation scope of a [`ScopedTracer`](crate::ScopedTracer).
+/// The instrumentation scope of a [`ScopedTracer`](crate::ScopedTracer) or of the
+/// `tracing` bridge's spans.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Scope {
     pub(crate) name: &'static str,
@@ -41,10 +42,14 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
+    /// The scope, without a version when `version` is empty.
     pub(crate) fn instrumentation_scope(self) -> InstrumentationScope {
-        InstrumentationScope::builder(self.name)
-            .with_version(self.version)
-            .build()
+        let builder = InstrumentationScope::builder(self.name);
+        if self.version.is_empty() {
+            builder.build()
+        } else {
+            builder.with_version(self.version).build()
+        }
     }
 
     #[inline]
@@ -136,16 +141,6 @@ pub(crate) fn target() -> Target {
         PROVIDER => Target::Provider,
         _ => Target::Global,
     }
-}
-
-/// The provider handed to trace-core, for the `tracing` bridge's SDK tracer.
-#[cfg(feature = "tracing")]
-pub(crate) fn provider() -> Option<SdkTracerProvider> {
-    PROVIDER_SET
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .map(|(provider, _)| provider.clone())
 }
 
 /// Runs `start` with this thread's tracer for `scope` on the provider in use, and the

@@ -301,9 +301,9 @@ fn short_type_name<T>(_: &T) -> String {
     short
 }
 
-/// Logs the start-up line through `tracing`, or to stderr when no subscriber is set yet
-/// (the usual order when the subscriber includes [`crate::tracing_bridge::layer`], which
-/// needs `init` first): the line must never vanish, it is what answers "why no traces?".
+/// Logs the start-up line through `tracing`, or to stderr when no global subscriber is
+/// set yet (a service may install it after `init`): the line must never vanish, it is
+/// what answers "why no traces?".
 fn announce(summary: &str) {
     if tracing::dispatcher::has_been_set() {
         tracing::info!(target: "trace_core", "{summary}");

@@ -97,6 +97,27 @@
 //! future per statement), sea-orm's own spans appear only for statements inside
 //! transactions, never twice for one statement outside them.
 //!
+//! ## With `#[instrument]` spans (trace-core's `tracing` bridge)
+//!
+//! sea-orm's drivers open a `trace`-level `tracing` span for every statement
+//! (`query_all`, `execute`, ... with the pool's `Debug` dump as a `self=...Pool...`
+//! field), and sqlx logs every statement as a `tracing` event. Through a
+//! tracing-opentelemetry layer these would land in the trace next to trace-db's
+//! statement span. trace-core's bridge (feature `tracing`) leaves the targets `sea_orm`
+//! and `sqlx` out by default, so the usual setup needs nothing more:
+//!
+//! ```
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! // #[instrument] spans in, sea-orm's and sqlx's out; other layers still see them.
+//! let subscriber = tracing_subscriber::registry().with(trace_core::tracing_bridge::layer());
+//! # drop(subscriber);
+//! ```
+//!
+//! A tracing-opentelemetry layer built by hand needs the same per-layer filter:
+//! `.with_filter(trace_core::tracing_bridge::BridgeFilter::default())`;
+//! `BridgeFilter::default().include("sqlx")` bridges sqlx's events again.
+//!
 //! ## Cost
 //!
 //! A disabled statement parses no SQL and builds no attribute. Otherwise the sampler

@@ -59,6 +59,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
+        // `into_make_service_with_connect_info` hands each request the connection's
+        // address (axum's `ConnectInfo`): without it the server spans have no
+        // `client.address` (unless `X-Forwarded-For` is sent) and no `network.peer.*`.
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

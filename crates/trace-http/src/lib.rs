@@ -28,7 +28,8 @@
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(|| async { "alice" }))
 //!     .layer(HttpServerLayer::new());
-//! // axum::serve(listener, app).await?;
+//! // With the connection's address, for `client.address` and `network.peer.*`:
+//! // axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
 //! # let _ = app;
 //! guard.shutdown()?;
 //! # Ok(())
@@ -46,8 +47,16 @@
 //!
 //! | Span | Name | Kind | Attributes |
 //! |---|---|---|---|
-//! | server | `{method} {http.route}`; `{method}` when no route is known (never the raw path); `HTTP` for unknown methods | SERVER | `http.request.method` (`_OTHER` + `http.request.method_original` for unknown methods), `http.route`, `url.path`, `url.scheme`, `url.query` (sensitive values `REDACTED`), `server.address`, `server.port`, `client.address` (`X-Forwarded-For`, else the peer), `network.peer.address`/`port`, `user_agent.original`, `network.protocol.version`, `http.response.status_code`, `error.type`, opt-in `http.request.header.<name>` / `http.response.header.<name>` |
+//! | server | `{method} {http.route}`; `{method}` when no route is known (never the raw path); `HTTP` for unknown methods | SERVER | `http.request.method` (`_OTHER` + `http.request.method_original` for unknown methods), `http.route`, `url.path`, `url.scheme`, `url.query` (sensitive values `REDACTED`), `server.address`, `server.port`, `client.address` (`X-Forwarded-For`, else the peer: see below), `network.peer.address`/`port`, `user_agent.original`, `network.protocol.version`, `http.response.status_code`, `error.type`, opt-in `http.request.header.<name>` / `http.response.header.<name>` |
 //! | client | `{method}`, or `{method} {url.template}` with a [`client::UrlTemplate`] | CLIENT | `http.request.method`, `url.full` (credentials `REDACTED:REDACTED`, sensitive query values `REDACTED`), `url.template`, `server.address`, `server.port`, `http.response.status_code`, `http.request.resend_count` (retries), `error.type` |
+//!
+//! `client.address` and `network.peer.*` need the peer's address. axum hands it to the
+//! layer only when the app is served with
+//! `app.into_make_service_with_connect_info::<SocketAddr>()` (feature `axum`: the layer
+//! reads axum's `ConnectInfo`); with `axum::serve(listener, app)` the span has no
+//! `network.peer.*`, and `client.address` only when `X-Forwarded-For` names the client.
+//! A hyper service gets it per connection with
+//! [`HttpServerService::with_peer_addr`](server::HttpServerService::with_peer_addr).
 //!
 //! The span name and the attributes known when a span starts go to the sampler of the
 //! provider in use (see [`trace_core::ScopedTracer`]): for a server span

@@ -114,11 +114,12 @@
 //!
 //! If the service also exports `tracing` spans through tracing-opentelemetry, fred's
 //! `fred.command` spans (and `fred.rtt` with [`RedisLayer::keep_inner_spans`]) would be
-//! exported a second time; filter the
-//! `fred` target out of that layer (for example with
-//! `tracing_subscriber::filter::Targets::new().with_target("fred", LevelFilter::OFF)`
-//! as a per-layer filter). fred opens its spans at `INFO`: a global filter that drops
-//! `INFO` for `fred` drops the Redis spans too.
+//! exported a second time. trace-core's `tracing_bridge::layer()` leaves the `fred`
+//! target out by default; a tracing-opentelemetry layer of your own needs a per-layer
+//! filter that does the same (for example
+//! `tracing_subscriber::filter::Targets::new().with_target("fred", LevelFilter::OFF)`).
+//! fred opens its spans at `INFO`: a global filter that drops `INFO` for `fred` drops
+//! the Redis spans too.
 //!
 //! ## Feature flags
 //!

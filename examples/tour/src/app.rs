@@ -49,17 +49,7 @@ async fn command(
     }
     let user_id = request["user_id"].as_i64().unwrap_or_default();
     let city = request["city"].as_str().unwrap_or("Lisbon");
-    let user = services
-        .db
-        .user_name(user_id)
-        .await
-        .map_err(internal)?
-        .ok_or((StatusCode::NOT_FOUND, format!("no user {user_id}")))?;
-    let session = services
-        .sessions
-        .get(&format!("session:{user_id}"))
-        .await
-        .map_err(internal)?;
+    let (user, session) = load_user(&services, user_id).await?;
     tracing::info!(
         user,
         session = session.as_deref().unwrap_or("new"),
@@ -73,6 +63,28 @@ async fn command(
         .await
         .map_err(internal)?;
     Ok(Json(json!({ "reply": reply })))
+}
+
+/// The user and their chat session. An `#[instrument]` function: trace-core's `tracing`
+/// bridge makes it a span (`load_user`) under the request's SERVER span, with the query
+/// and the session read under it.
+#[tracing::instrument(skip(services))]
+async fn load_user(
+    services: &Services,
+    user_id: i64,
+) -> Result<(String, Option<String>), (StatusCode, String)> {
+    let user = services
+        .db
+        .user_name(user_id)
+        .await
+        .map_err(internal)?
+        .ok_or((StatusCode::NOT_FOUND, format!("no user {user_id}")))?;
+    let session = services
+        .sessions
+        .get(&format!("session:{user_id}"))
+        .await
+        .map_err(internal)?;
+    Ok((user, session))
 }
 
 /// Chain 3: look the webhook up and emit a data event for its pipeline.

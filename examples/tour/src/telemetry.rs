@@ -21,8 +21,13 @@ fn log_filter() -> Targets {
 }
 
 /// Installs the `tracing` subscriber: short text log lines that carry the trace ids
-/// (trace-log), plus trace-redis's layer that turns fred's command spans into
-/// OpenTelemetry spans.
+/// (trace-log), trace-redis's layer that turns fred's command spans into OpenTelemetry
+/// spans, and trace-core's bridge for `#[instrument]` spans.
+///
+/// It runs before `trace_core::init` (so the setup's log lines are printed too): the
+/// bridge starts each span with the provider in use at that moment. Its default filter
+/// leaves out the `tracing` spans and events of sea-orm, sqlx and fred, which trace-db
+/// and trace-redis already trace.
 pub(crate) fn install_log_lines() {
     let lines = fmt::layer()
         .event_format(trace_log::WithTraceIds::new(
@@ -31,6 +36,7 @@ pub(crate) fn install_log_lines() {
         .with_filter(log_filter());
     tracing_subscriber::registry()
         .with(crate::redis::tracing_layer())
+        .with(trace_core::tracing_bridge::layer())
         .with(lines)
         .init();
 }

@@ -165,6 +165,7 @@ fn check_chains(stdout: &str, spans: &[Span], session_span: &str) {
         &[
             "POST",
             "POST /service/{module}/command",
+            "load_user",
             "SELECT users",
             session_span,
             "ability.weather.forecast",
@@ -175,6 +176,9 @@ fn check_chains(stdout: &str, spans: &[Span], session_span: &str) {
             "SELECT platforms",
         ],
     );
+    // An `#[instrument]` span through trace-core's bridge, nested both ways.
+    assert_parent(&chain1, "load_user", "POST /service/{module}/command");
+    assert_parent(&chain1, "SELECT users", "load_user");
     assert_parent(
         &chain1,
         "ability.weather.forecast",
@@ -225,11 +229,37 @@ fn check_chains(stdout: &str, spans: &[Span], session_span: &str) {
     }
 }
 
+/// The bridge's default filter: sea-orm's, sqlx's and fred's own `tracing` spans stay
+/// out (trace-db and trace-redis trace those operations), the tour's own are in.
+fn check_bridged_spans(spans: &[Span]) {
+    let target = |span: &Span| span.attributes.get("target").cloned().unwrap_or_default();
+    let bridged: Vec<(String, String)> = spans
+        .iter()
+        .filter(|span| span.attributes.contains_key("target"))
+        .map(|span| (span.name.clone(), target(span)))
+        .collect();
+    assert!(
+        bridged
+            .iter()
+            .any(|(name, target)| name == "load_user" && target == "tour::app"),
+        "{bridged:?}"
+    );
+    for (name, target) in &bridged {
+        assert!(
+            ["sea_orm", "sqlx", "fred"]
+                .iter()
+                .all(|library| target != library && !target.starts_with(&format!("{library}::"))),
+            "{name} from {target} is bridged"
+        );
+    }
+}
+
 #[test]
 fn three_chains_without_redis() {
     let (stdout, spans) = run_tour(None);
     assert!(stdout.contains("redis: skipped"), "{stdout}");
     check_chains(&stdout, &spans, "session.get");
+    check_bridged_spans(&spans);
 }
 
 #[test]
@@ -251,12 +281,10 @@ fn three_chains_with_redis() {
     });
     let session = redis_get.expect("a Redis GET span for the session read");
     let parent = spans.iter().find(|span| span.span_id == session.parent);
-    assert_eq!(
-        parent.map(|span| span.name.as_str()),
-        Some("POST /service/{module}/command")
-    );
+    assert_eq!(parent.map(|span| span.name.as_str()), Some("load_user"));
     assert!(
         spans.iter().any(|span| span.name == "XADD"),
         "XADD spans for Redis Streams"
     );
+    check_bridged_spans(&spans);
 }
