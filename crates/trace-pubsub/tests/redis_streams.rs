@@ -690,6 +690,24 @@ impl SpanProcessor for CountingProcessor {
     }
 }
 
+/// Counts fred's `fred.command` spans: the spans any `tracing`-based Redis
+/// instrumentation (trace-redis among them) turns into OpenTelemetry spans.
+#[derive(Clone, Default)]
+struct FredCommandSpans(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for FredCommandSpans {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().name() == "fred.command" {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_idle_consumer_starts_no_span() {
     let Some(url) = redis_url() else { return };
@@ -701,19 +719,20 @@ async fn an_idle_consumer_starts_no_span() {
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     trace_core::set_provider(provider.clone());
-    // The application traces every command of its client with trace-redis.
-    let _subscriber = tracing::subscriber::set_default(
-        tracing_subscriber::registry().with(trace_redis::RedisLayer::new()),
-    );
+    // The application's client has fred's command spans on, as a service traced by
+    // trace-redis does.
+    let fred_spans = FredCommandSpans::default();
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(fred_spans.clone()));
     let mut config = RedisConfig::from_url(&url).unwrap();
-    trace_redis::enable_command_spans(&mut config);
+    config.tracing = fred::types::config::TracingConfig::new(true);
     let client = Builder::from_config(config).build().unwrap();
     client.init().await.expect("Redis is reachable");
     let _: Option<String> = client.get("trace-pubsub-test:absent").await.unwrap();
     assert_eq!(
-        counts.started.load(Ordering::SeqCst),
+        fred_spans.0.load(Ordering::SeqCst),
         1,
-        "the application's GET has a span"
+        "the application's GET has a command span"
     );
 
     let stream = stream_name("idle");
@@ -733,10 +752,18 @@ async fn an_idle_consumer_starts_no_span() {
             .unwrap();
         assert_eq!(handled, Handled::default());
     }
-    let started = counts.started.load(Ordering::SeqCst) - 1;
-    let ended = counts.ended.load(Ordering::SeqCst) - 1;
-    println!("idle consumer, 6 empty polls: {started} spans started, {ended} ended");
+    let started = counts.started.load(Ordering::SeqCst);
+    let ended = counts.ended.load(Ordering::SeqCst);
+    let commands = fred_spans.0.load(Ordering::SeqCst) - 1;
+    println!(
+        "idle consumer, 6 empty polls: {started} spans started, {ended} ended, \
+         {commands} fred command spans"
+    );
     assert_eq!((started, ended), (0, 0), "empty polls start no span");
+    assert_eq!(
+        commands, 0,
+        "the consumer's own connection opens no command span"
+    );
     drop(consumer);
     let _: i64 = client.del(&stream).await.unwrap();
     provider.shutdown().unwrap();
