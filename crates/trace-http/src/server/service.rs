@@ -14,7 +14,7 @@ use trace_core::propagation::extract_carried_context;
 
 use super::attributes::{SpanHeaders, recorded_request_attributes, request_span_start};
 use super::body::{ResponseBody, SpanGuard};
-use super::config::ServerConfig;
+use super::config::{ServerConfig, TraceIdHeader};
 use super::future::ResponseFuture;
 use crate::TRACER;
 
@@ -117,10 +117,12 @@ where
             let _active = cx.clone().map(Context::attach);
             self.inner.call(request)
         };
-        // The config is for the response's span and trace-id header: with no context
-        // there is neither, and cloning the shared `Arc` costs two contended atomic
-        // operations per request under load.
-        let config = cx.is_some().then(|| self.config.clone());
+        // The config is for a recording span's response attributes and for the trace-id
+        // header: without either it is not needed, and cloning the shared `Arc` costs
+        // two contended atomic operations per request under load.
+        let wants_config = recording
+            || (cx.is_some() && !matches!(self.config.trace_id_header, TraceIdHeader::Off));
+        let config = wants_config.then(|| self.config.clone());
         ResponseFuture::new(future, cx, span, config)
     }
 }
