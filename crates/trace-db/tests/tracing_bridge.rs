@@ -61,6 +61,11 @@ async fn library_spans_stay_out_while_statement_and_instrument_spans_go_in() {
         |Ctx { db, capture, .. }| async move {
             seen.0.lock().unwrap().clear();
             load_accounts(&db).await;
+            // The function's `tracing` span closes once sea-orm's span under it has, and
+            // sqlx's SQLite worker thread may let go of that one a moment later.
+            capture
+                .wait_for_spans(2, std::time::Duration::from_secs(5))
+                .await;
 
             let user = capture.find("load_accounts");
             assert_eq!(
