@@ -19,7 +19,7 @@ use crate::stream::TracedStream;
 
 /// A sea-orm [`DatabaseTransaction`] whose statements nest under a `transaction`
 /// span that lasts from `begin` to `commit`/`rollback` and records the outcome
-/// (`db.transaction.outcome`). Dropping it without committing rolls back (sea-orm's
+/// (`trace_rs.db.transaction.outcome`). Dropping it without committing rolls back (sea-orm's
 /// behavior) and records `rollback`. Nested `begin` (a savepoint) gets its own
 /// nested `transaction` span.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ impl TracedTransaction {
         })
     }
 
-    /// Commits and ends the span with `db.transaction.outcome = commit`.
+    /// Commits and ends the span with `trace_rs.db.transaction.outcome = commit`.
     ///
     /// # Errors
     /// sea-orm's commit error, unchanged (also recorded on the span).
@@ -105,7 +105,7 @@ impl TracedTransaction {
         result
     }
 
-    /// Rolls back and ends the span with `db.transaction.outcome = rollback`.
+    /// Rolls back and ends the span with `trace_rs.db.transaction.outcome = rollback`.
     ///
     /// # Errors
     /// sea-orm's rollback error, unchanged (also recorded on the span).
