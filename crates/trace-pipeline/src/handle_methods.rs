@@ -66,7 +66,7 @@ macro_rules! handle_methods {
                 work()
             }
 
-            /// Records a `retry` event: `attempt` is the attempt about to start (the
+            /// Records a `trace_rs.retry` event: `attempt` is the attempt about to start (the
             /// first retry is attempt 2), `reason` why the previous one is retried.
             pub fn retry(&self, attempt: u32, reason: &str) {
                 self.tracked.retry(attempt, reason);
