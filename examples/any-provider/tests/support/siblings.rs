@@ -106,7 +106,7 @@ pub async fn every_sibling_records_into(
         let delivery = subscription.next().await.expect("a delivery");
         ConsumeLayer::new()
             .layer(service_fn(|_: Delivery| async {
-                Ok::<_, Infallible>(trace_pubsub::Outcome::Ack)
+                Ok::<_, Infallible>(trace_pubsub::Settlement::Ack)
             }))
             .oneshot(delivery)
             .await
