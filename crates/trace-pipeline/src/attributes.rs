@@ -4,11 +4,13 @@
 //! `opentelemetry_semantic_conventions`. `docs/conventions.md` at the repository root
 //! lists each with its type.
 
-/// `trace_rs.pipeline.name`: the pipeline's name, e.g. `digest` (on `pipeline.{name}.execute`).
+/// `trace_rs.pipeline.name`: the pipeline's name, e.g. `digest` (on
+/// `pipeline.{name}.execute`).
 pub const PIPELINE_NAME: &str = "trace_rs.pipeline.name";
 /// `trace_rs.pipeline.event.id`: the id of the event that triggered the run.
 pub const EVENT_ID: &str = "trace_rs.pipeline.event.id";
-/// `trace_rs.pipeline.event.type`: the type of the triggering event, e.g. `pipeline:data_event`.
+/// `trace_rs.pipeline.event.type`: the type of the triggering event, e.g.
+/// `pipeline:data_event`.
 pub const EVENT_TYPE: &str = "trace_rs.pipeline.event.type";
 /// `trace_rs.pipeline.outcome`: `success`, `error`, `skipped` or `cancelled`.
 pub const PIPELINE_OUTCOME: &str = "trace_rs.pipeline.outcome";
@@ -26,7 +28,8 @@ pub const STEP_OUTCOME: &str = "trace_rs.pipeline.step.outcome";
 /// `trace_rs.pipeline.step.skip_reason`: why a step was skipped (only when skipped).
 pub const STEP_SKIP_REASON: &str = "trace_rs.pipeline.step.skip_reason";
 
-/// `trace_rs.capability.name`: the invoked capability (on `ability.{capability}.{operation}`).
+/// `trace_rs.capability.name`: the invoked capability (on
+/// `ability.{capability}.{operation}`).
 pub const CAPABILITY_NAME: &str = "trace_rs.capability.name";
 /// `trace_rs.capability.operation`: the invoked operation.
 pub const CAPABILITY_OPERATION: &str = "trace_rs.capability.operation";
@@ -45,8 +48,8 @@ pub const JOB_NAMESPACE: &str = "trace_rs.job.namespace";
 pub const JOB_PRIORITY: &str = "trace_rs.job.priority";
 /// `trace_rs.job.scheduled_at`: when the job was due, RFC 3339 UTC with milliseconds.
 pub const JOB_SCHEDULED_AT: &str = "trace_rs.job.scheduled_at";
-/// `trace_rs.job.queue_wait_ms`: milliseconds from `trace_rs.job.scheduled_at` to the start of the job
-/// span; `0` when the job started early.
+/// `trace_rs.job.queue_wait_ms`: milliseconds from `trace_rs.job.scheduled_at` to the
+/// start of the job span; `0` when the job started early.
 pub const JOB_QUEUE_WAIT_MS: &str = "trace_rs.job.queue_wait_ms";
 /// `trace_rs.job.worker.id`: the id of the worker running the job.
 pub const JOB_WORKER_ID: &str = "trace_rs.job.worker.id";
@@ -63,7 +66,8 @@ pub const JOB_DURATION_MS: &str = "trace_rs.job.duration_ms";
 pub const JOB_PROGRESS_EVENT: &str = "trace_rs.job.progress";
 /// `trace_rs.job.progress.percent`: integer 0 to 100 on a `trace_rs.job.progress` event.
 pub const JOB_PROGRESS_PERCENT: &str = "trace_rs.job.progress.percent";
-/// `trace_rs.job.progress.message`: the progress message on a `trace_rs.job.progress` event.
+/// `trace_rs.job.progress.message`: the progress message on a `trace_rs.job.progress`
+/// event.
 pub const JOB_PROGRESS_MESSAGE: &str = "trace_rs.job.progress.message";
 
 /// `trace_rs.retry`: the name of the event recorded each time work is retried.

@@ -9,14 +9,16 @@
 //!
 //! - `untraced`: fred with its tracing feature compiled in but nothing subscribed, the
 //!   fair baseline (this crate needs fred's `partial-tracing` feature);
-//! - `registry only`: a plain `tracing_subscriber::registry()` without `RedisSubscriberLayer`: what
-//!   any subscriber pays for fred's own spans (`fred.command`, `fred.rtt`);
-//! - `traced 100%`: `RedisSubscriberLayer` subscribed, trace-core initialised with always-on
-//!   sampling and no exporter (spans are built and ended, then dropped);
+//! - `registry only`: a plain `tracing_subscriber::registry()` without
+//!   `RedisSubscriberLayer`: what any subscriber pays for fred's own spans
+//!   (`fred.command`, `fred.rtt`);
+//! - `traced 100%`: `RedisSubscriberLayer` subscribed, trace-core initialised with
+//!   always-on sampling and no exporter (spans are built and ended, then dropped);
 //! - `traced 100% + .traced()`: as above, with the outcome recorded by the wrapper;
 //! - `unsampled`: parent-based ratio 0;
-//! - `disabled`: trace-core initialised with `enabled: false`: `RedisSubscriberLayer` subscribed
-//!   but no OpenTelemetry work, so the subscriber's bookkeeping of `fred.command` alone.
+//! - `disabled`: trace-core initialised with `enabled: false`: `RedisSubscriberLayer`
+//!   subscribed but no OpenTelemetry work, so the subscriber's bookkeeping of
+//!   `fred.command` alone.
 //!
 //! While it runs, the CPUs are kept from halting (`trace_bench_support::CpusAwake`: a
 //! CPU latency request of 0 µs when the bench may make one, else one lowest-priority

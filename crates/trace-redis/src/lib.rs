@@ -52,12 +52,12 @@
 //! ## How it works, and what fred does not expose
 //!
 //! fred has no command hook, and its `ClientLike` trait cannot be implemented outside
-//! fred. Its `partial-tracing` feature opens a `tracing` span named `fred.command`
-//! around every command, inside the poll of the caller's future. [`RedisSubscriberLayer`] turns
+//! fred. Its `partial-tracing` feature opens a `tracing` span named `fred.command` around
+//! every command, inside the poll of the caller's future. [`RedisSubscriberLayer`] turns
 //! each into an OpenTelemetry span whose parent is
 //! [`Context::current`](opentelemetry::Context::current) at that moment: the caller's.
-//! That covers every command of every interface (keys, hashes, lists, sets, sorted
-//! sets, streams, publish, scripts, custom commands) on clients and pools.
+//! That covers every command of every interface (keys, hashes, lists, sets, sorted sets,
+//! streams, publish, scripts, custom commands) on clients and pools.
 //!
 //! fred gives those spans the command name and the reply's size, never the arguments
 //! nor the reply, and turns an error reply into an `Err` only after its span closed.
@@ -106,9 +106,9 @@
 //!
 //! Disabled commands allocate nothing in this crate. Every other command starts an
 //! OpenTelemetry span, with one allocation for the attributes its sampler sees; an
-//! unsampled one is dropped at once, a sampled one is renamed, recorded and ended.
-//! fred's `fred.command` span costs the subscriber's span bookkeeping whether or not the
-//! command is sampled; [`RedisSubscriberLayer`] switches off fred's nested `fred.rtt` span (see
+//! unsampled one is dropped at once, a sampled one is renamed, recorded and ended. fred's
+//! `fred.command` span costs the subscriber's span bookkeeping whether or not the command
+//! is sampled; [`RedisSubscriberLayer`] switches off fred's nested `fred.rtt` span (see
 //! [`RedisSubscriberLayer::keep_inner_spans`]), which spares it one of fred's two spans.
 //! `cargo bench -p trace-redis --bench command_overhead` prints the figures against an
 //! untraced client on the same server.
@@ -116,13 +116,13 @@
 //! ## Using it with tracing-opentelemetry
 //!
 //! If the service also exports `tracing` spans through tracing-opentelemetry, fred's
-//! `fred.command` spans (and `fred.rtt` with [`RedisSubscriberLayer::keep_inner_spans`]) would be
-//! exported a second time. trace-core's `tracing_bridge::layer()` leaves the `fred`
-//! target out by default; a tracing-opentelemetry layer of your own needs a per-layer
-//! filter that does the same (for example
+//! `fred.command` spans (and `fred.rtt` with [`RedisSubscriberLayer::keep_inner_spans`])
+//! would be exported a second time. trace-core's `tracing_bridge::layer()` leaves the
+//! `fred` target out by default; a tracing-opentelemetry layer of your own needs a
+//! per-layer filter that does the same (for example
 //! `tracing_subscriber::filter::Targets::new().with_target("fred", LevelFilter::OFF)`).
-//! fred opens its spans at `INFO`: a global filter that drops `INFO` for `fred` drops
-//! the Redis spans too.
+//! fred opens its spans at `INFO`: a global filter that drops `INFO` for `fred` drops the
+//! Redis spans too.
 //!
 //! ## Feature flags
 //!

@@ -1,5 +1,5 @@
-//! [`RedisSubscriberLayer`]: a `tracing` layer that turns fred's own `fred.command` spans into
-//! OpenTelemetry CLIENT spans named after the command.
+//! [`RedisSubscriberLayer`]: a `tracing` layer that turns fred's own `fred.command` spans
+//! into OpenTelemetry CLIENT spans named after the command.
 //!
 //! fred opens `fred.command` synchronously in the poll of the caller's future, so
 //! [`Context::current`](opentelemetry::Context::current) at that moment is the caller's

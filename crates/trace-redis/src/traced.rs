@@ -25,9 +25,10 @@ pub trait RedisFutureExt<T>: Future<Output = Result<T, FredError>> + Sized {
     /// `db.response.status_code` (the server's error prefix such as `WRONGTYPE`) on
     /// failure. A nil reply is a success.
     ///
-    /// Without it the span still exists (the [`RedisSubscriberLayer`](crate::RedisSubscriberLayer) makes
-    /// one for every command) but has no status. Use it on one command's future; a
-    /// second command inside the same future gets an ordinary span.
+    /// Without it the span still exists (the
+    /// [`RedisSubscriberLayer`](crate::RedisSubscriberLayer) makes one for every command)
+    /// but has no status. Use it on one command's future; a second command inside the
+    /// same future gets an ordinary span.
     fn traced(self) -> Traced<Self, NoArgs> {
         Traced {
             inner: self,
