@@ -761,9 +761,9 @@ mod tests {
         let _ = fs::remove_dir_all(manifest.parent().unwrap());
     }
 
-    /// The report this finding used to get wrong: a service on trace-core (whose
-    /// tracing-opentelemetry 0.34 is built on opentelemetry 0.33) that also uses
-    /// opentelemetry 0.31 was told to use tracing-opentelemetry 0.32.
+    /// A service on trace-core (whose tracing-opentelemetry 0.34 is built on
+    /// opentelemetry 0.33) that also uses opentelemetry 0.31 is told to move its own
+    /// dependency to 0.33, never to use tracing-opentelemetry 0.32.
     #[test]
     fn a_service_on_trace_core_with_a_stray_opentelemetry_is_told_to_move_its_own() {
         let core = util::project_root().join("crates/trace-core");

@@ -44,11 +44,33 @@
 //! | Configuration | [`Config`], [`ConfigLoader`], [`ConfigError`]; every key in `docs/configuration.md` |
 //! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console tree; OTLP-JSON lines |
 //! | Spans | [`ScopedTracer`], [`SpanStart`], [`TracedSpan`], [`record_error_on`] |
+//! | Failures | [`ErrorType`] (`error.type`), [`status_message`] and [`MAX_STATUS_MESSAGE_LEN`] (the status message) |
 //! | Sampling | [`Sampling`] (from configuration), [`ProbabilitySampler`] |
 //! | Context | [`in_context`], [`spawn_in_current_context`], [`spawn_in_context`], [`correlation_id`] |
 //! | Propagation | [`propagation`]: strict W3C Trace Context (Level 1 and 2) and Baggage |
 //! | Carriers | [`carrier`]: HTTP headers, case-keeping maps, environment variables for subprocesses |
 //! | Testing | [`testing::SpanCapture`] (feature `testing`) |
+//!
+//! ## The instrumentation contract
+//!
+//! Every trace-rs crate follows these rules; trace-core defines them once.
+//!
+//! - **`error.type`**: a low-cardinality code when the failure has one (an HTTP
+//!   status, a SQLSTATE, a Redis error prefix), else the error's fully-qualified type
+//!   name; identifiers the instrumentation writes itself are lowercase snake case
+//!   (`timeout`, `io`). Built with [`ErrorType`].
+//! - **The status message** of a failed span is the error's `Display` text, at most
+//!   [`MAX_STATUS_MESSAGE_LEN`] bytes ([`status_message`]), never a payload;
+//!   [`TracedSpan::record_error`] and [`record_error_on`] apply both rules.
+//! - **Options that capture data** (statements, parameters, headers) are named
+//!   `capture_*`, and their limits `max_*_length`: `capture_statement`,
+//!   `max_statement_length`, `capture_parameters`, `capture_request_headers`.
+//! - **A `Layer` is a tower `Layer`.** A `tracing-subscriber` layer is named
+//!   `*SubscriberLayer` or lives in a `subscriber` module.
+//! - **Attribute names** are the semantic conventions' constants where the conventions
+//!   define one; every other name is under `trace_rs.*` (`trace_rs.pipeline.name`),
+//!   exported as a constant by the crate that emits it and listed in
+//!   `docs/conventions.md`.
 //!
 //! ## Any provider
 //!
@@ -90,6 +112,7 @@ pub mod config;
 mod context;
 mod error;
 pub mod export;
+mod failure;
 mod guard;
 mod known_sampler;
 mod lifecycle;
@@ -112,6 +135,7 @@ pub use context::{
 };
 pub use error::{InitError, ShutdownError};
 pub use export::ExportReport;
+pub use failure::{ErrorType, MAX_STATUS_MESSAGE_LEN, status_message};
 pub use guard::TracingGuard;
 pub use lifecycle::{TracingBuilder, init};
 pub use sampling::{ProbabilitySampler, Sampling};

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::fmt::Display;
 use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::thread::LocalKey;
 use std::time::SystemTime;
@@ -12,6 +13,7 @@ use opentelemetry::trace::{Span as _, SpanContext, SpanRef, Status, TraceContext
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
+use crate::failure::{ErrorType, status_message};
 use crate::propagation::TRACE_FLAG_RANDOM;
 use crate::reused::{Reused, Spare, Stock};
 
@@ -463,15 +465,27 @@ impl TracedSpan {
         }
     }
 
-    /// Marks the span failed: status `Error` with `message` and `error.type`.
-    pub fn record_error(
-        &self,
-        error_type: impl Into<Value>,
-        message: impl Into<Cow<'static, str>>,
-    ) {
+    /// Marks the span failed: `error.type` = `error_type`, status `Error` with
+    /// `message`'s `Display` text as the message, cut to
+    /// [`MAX_STATUS_MESSAGE_LEN`](crate::MAX_STATUS_MESSAGE_LEN) bytes. Both are built
+    /// only when the span records.
+    ///
+    /// `error_type` follows [`ErrorType`]'s rule: a low-cardinality code where the
+    /// failure has one, else the error's type name. A string is taken as a code.
+    ///
+    /// ```
+    /// # let span = trace_core::ScopedTracer::new("doc", "0").start(
+    /// #     opentelemetry::trace::SpanKind::Internal, || trace_core::SpanStart::new("op"));
+    /// use trace_core::ErrorType;
+    ///
+    /// let error = std::io::Error::other("disk full");
+    /// span.record_error(ErrorType::of_val(&error), &error);
+    /// span.end();
+    /// ```
+    pub fn record_error(&self, error_type: impl Into<ErrorType>, message: impl Display) {
         if let Some(recording) = self.recording() {
-            let error_type = KeyValue::new(ERROR_TYPE, error_type.into());
-            let status = Status::error(message);
+            let error_type = KeyValue::new(ERROR_TYPE, Value::from(error_type.into()));
+            let status = Status::error(status_message(message));
             recording.apply(|span| {
                 on_target!(span, s => {
                     s.set_attribute(error_type);
@@ -539,17 +553,14 @@ fn not_recording_span_context(parent: &Context, span_context: &SpanContext) -> S
     )
 }
 
-/// Marks the active span of `cx` failed: status `Error` with `message`, and
-/// `error.type` set to `error_type` (a short, low-cardinality class such as `timeout`
-/// or an error's type name).
-pub fn record_error_on(
-    cx: &Context,
-    error_type: impl Into<Value>,
-    message: impl Into<Cow<'static, str>>,
-) {
+/// Marks the active span of `cx` failed, as [`TracedSpan::record_error`] does:
+/// `error.type` = `error_type` ([`ErrorType`]'s rule), status `Error` with `message`'s
+/// `Display` text cut to [`MAX_STATUS_MESSAGE_LEN`](crate::MAX_STATUS_MESSAGE_LEN)
+/// bytes. Nothing is built when the span does not record.
+pub fn record_error_on(cx: &Context, error_type: impl Into<ErrorType>, message: impl Display) {
     let span = cx.span();
     if span.is_recording() {
-        span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.into()));
-        span.set_status(Status::error(message));
+        span.set_attribute(KeyValue::new(ERROR_TYPE, Value::from(error_type.into())));
+        span.set_status(Status::error(status_message(message)));
     }
 }

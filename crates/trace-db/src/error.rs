@@ -3,13 +3,15 @@
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::DB_RESPONSE_STATUS_CODE;
 use sea_orm::DbErr;
-use trace_core::TracedSpan;
+use trace_core::{ErrorType, TracedSpan};
 
 use crate::sql::redact_quoted;
 
 /// Records `err` on `span` (which must still be open). Not-found results are not
-/// errors. The message has quoted values redacted: MySQL puts the offending value
-/// in quotes (`Duplicate entry 'a@b.c' for key ...`).
+/// errors. `error.type` is the database's code when there is one, else the failure's
+/// kind (`io`, `pool_timed_out`, ...), else the error's type name. The message has
+/// quoted values redacted: MySQL puts the offending value in quotes
+/// (`Duplicate entry 'a@b.c' for key ...`).
 pub(crate) fn record(span: &TracedSpan, err: &DbErr) {
     if !span.is_recording() || matches!(err, DbErr::RecordNotFound(_)) {
         return;
@@ -18,7 +20,7 @@ pub(crate) fn record(span: &TracedSpan, err: &DbErr) {
     match status_code(err) {
         Some(code) => {
             span.set_attribute(KeyValue::new(DB_RESPONSE_STATUS_CODE, code.clone()));
-            span.record_error(code, message);
+            span.record_error(ErrorType::code(code), message);
         }
         None => span.record_error(error_type(err), message),
     }
@@ -48,12 +50,13 @@ fn sqlx_error(err: &DbErr) -> Option<&sea_orm::SqlxError> {
     }
 }
 
-/// A low-cardinality `error.type` for errors without a database code.
-fn error_type(err: &DbErr) -> &'static str {
+/// `error.type` for errors without a database code: the failure's kind, or the
+/// error's type name for a kind this crate does not name.
+fn error_type(err: &DbErr) -> ErrorType {
     #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
     if let Some(e) = sqlx_error(err) {
         use sea_orm::SqlxError as E;
-        return match e {
+        let kind = match e {
             E::Configuration(_) => "configuration",
             E::Database(_) => "database",
             E::Io(_) => "io",
@@ -63,10 +66,11 @@ fn error_type(err: &DbErr) -> &'static str {
             E::PoolClosed => "pool_closed",
             E::ColumnDecode { .. } | E::Decode(_) => "decode",
             E::Encode(_) => "encode",
-            _ => "_OTHER",
+            _ => return ErrorType::of::<E>(),
         };
+        return ErrorType::code(kind);
     }
-    match err {
+    let kind = match err {
         DbErr::ConnectionAcquire(_) => "connection_acquire",
         DbErr::Conn(_) => "connection",
         DbErr::Exec(_) => "exec",
@@ -74,6 +78,7 @@ fn error_type(err: &DbErr) -> &'static str {
         DbErr::Type(_) => "type",
         DbErr::Json(_) => "json",
         DbErr::Custom(_) => "custom",
-        _ => "_OTHER",
-    }
+        _ => return ErrorType::of::<DbErr>(),
+    };
+    ErrorType::code(kind)
 }

@@ -24,7 +24,7 @@
 //! db.execute_unprepared("CREATE TABLE cake (id INTEGER PRIMARY KEY, name TEXT)").await?;
 //! // Span `INSERT cake`, db.query.text `INSERT INTO cake (name) VALUES (?)`.
 //! db.execute_unprepared("INSERT INTO cake (name) VALUES ('Cheesecake')").await?;
-//! // Span `transaction` (db.transaction.outcome = commit) with its statements nested.
+//! // Span `transaction` (trace_rs.db.transaction.outcome = commit) with its statements nested.
 //! db.transaction::<_, (), sea_orm::DbErr>(|txn| {
 //!     Box::pin(async move {
 //!         txn.execute_unprepared("DELETE FROM cake").await?;
@@ -46,7 +46,7 @@
 //!
 //! | Span | Kind | Name | Attributes |
 //! |---|---|---|---|
-//! | statement (`execute`, `query_one`, `query_all`, `execute_unprepared`, stream) | CLIENT | `db.query.summary`, e.g. `SELECT cake`, `INSERT orders SELECT carts`; `db.system.name` when no operation is found | `db.system.name` (`postgresql`, `mysql`, `mariadb`, `sqlite`), `db.namespace` (database name), `server.address`, `server.port`, `db.query.text`, `db.query.summary`, `db.operation.name` (when the statement has one operation), `db.collection.name` (when it names one table), `db.response.returned_rows` (queries, streams, `RETURNING`), `db.response.affected_rows` (writes; [`DB_RESPONSE_AFFECTED_ROWS`]), `db.query.parameter.<n>` (opt-in), on failure `error.type` and `db.response.status_code` |
+//! | statement (`execute`, `query_one`, `query_all`, `execute_unprepared`, stream) | CLIENT | `db.query.summary`, e.g. `SELECT cake`, `INSERT orders SELECT carts`; `db.system.name` when no operation is found | `db.system.name` (`postgresql`, `mysql`, `mariadb`, `sqlite`), `db.namespace` (database name), `server.address`, `server.port`, `db.query.text`, `db.query.summary`, `db.operation.name` (when the statement has one operation), `db.collection.name` (when it names one table), `db.response.returned_rows` (queries, streams, `RETURNING`), `trace_rs.db.response.affected_rows` (writes; [`DB_RESPONSE_AFFECTED_ROWS`]), `db.query.parameter.<n>` (opt-in), on failure `error.type` and `db.response.status_code` |
 //! | transaction (`begin` to `commit`/`rollback`/drop) | INTERNAL | [`TRANSACTION_SPAN_NAME`] (`transaction`) | `db.system.name`, `db.namespace`, `server.*`, [`DB_TRANSACTION_OUTCOME`] (`commit`/`rollback`), on a failed begin/commit/rollback `error.type` |
 //!
 //! - `db.query.text`: a statement with bound values is recorded as built (with its
@@ -57,8 +57,11 @@
 //! - Errors: `db.response.status_code` and `error.type` are the SQLSTATE (PostgreSQL,
 //!   MySQL, MariaDB) or SQLite's extended result code (`2067` for a unique
 //!   violation); without a code, `error.type` names the failure (`io`,
-//!   `pool_timed_out`, `connection_acquire`, ...). The status message is the error's
-//!   text with single-quoted values replaced by `?` (MySQL quotes the offending value).
+//!   `pool_timed_out`, `connection_acquire`, ...), or is the error's type name for a
+//!   kind trace-db does not name (trace-core's [`ErrorType`](trace_core::ErrorType)
+//!   rule). The status message is the error's text with single-quoted values replaced
+//!   by `?` (MySQL quotes the offending value), at most
+//!   [`MAX_STATUS_MESSAGE_LEN`](trace_core::MAX_STATUS_MESSAGE_LEN) bytes.
 //!   The caller gets sea-orm's error unchanged. A missing row (`Ok(None)`, an empty
 //!   `Vec`) is not an error.
 //! - Spans go through the SDK tracer of the provider in use (`trace_core::init`'s, one

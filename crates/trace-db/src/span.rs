@@ -22,13 +22,15 @@ use crate::{DbInfo, TraceOptions};
 
 static TRACER: ScopedTracer = ScopedTracer::new("trace-db", env!("CARGO_PKG_VERSION"));
 
-/// Rows changed by an `INSERT`/`UPDATE`/`DELETE` (no semantic-conventions
-/// attribute exists for it yet).
-pub const DB_RESPONSE_AFFECTED_ROWS: &str = "db.response.affected_rows";
+/// `trace_rs.db.response.affected_rows` (int): rows changed by an
+/// `INSERT`/`UPDATE`/`DELETE`. The semantic conventions have no attribute for it, so
+/// the name is under `trace_rs.*`.
+pub const DB_RESPONSE_AFFECTED_ROWS: &str = "trace_rs.db.response.affected_rows";
 
-/// How a transaction ended: `commit` or `rollback` (our attribute; dropping an
-/// uncommitted transaction records `rollback`).
-pub const DB_TRANSACTION_OUTCOME: &str = "db.transaction.outcome";
+/// `trace_rs.db.transaction.outcome` (string): how a transaction ended, `commit` or
+/// `rollback` (dropping an uncommitted transaction records `rollback`). The semantic
+/// conventions have no attribute for it, so the name is under `trace_rs.*`.
+pub const DB_TRANSACTION_OUTCOME: &str = "trace_rs.db.transaction.outcome";
 
 /// The name of the span from `begin` to `commit`/`rollback`.
 pub const TRANSACTION_SPAN_NAME: &str = "transaction";

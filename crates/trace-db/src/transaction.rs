@@ -17,10 +17,10 @@ use trace_core::TracedSpan;
 use crate::span::{DB_TRANSACTION_OUTCOME, Shared, Traced, affected_rows, fail, returned_rows};
 use crate::stream::TracedStream;
 
-/// A sea-orm [`DatabaseTransaction`] whose statements nest under a `transaction`
-/// span that lasts from `begin` to `commit`/`rollback` and records the outcome
-/// (`db.transaction.outcome`). Dropping it without committing rolls back (sea-orm's
-/// behavior) and records `rollback`. Nested `begin` (a savepoint) gets its own
+/// A sea-orm [`DatabaseTransaction`] whose statements nest under a `transaction` span
+/// that lasts from `begin` to `commit`/`rollback` and records the outcome
+/// (`trace_rs.db.transaction.outcome`). Dropping it without committing rolls back
+/// (sea-orm's behavior) and records `rollback`. Nested `begin` (a savepoint) gets its own
 /// nested `transaction` span.
 #[derive(Debug)]
 pub struct TracedTransaction {
@@ -94,7 +94,7 @@ impl TracedTransaction {
         })
     }
 
-    /// Commits and ends the span with `db.transaction.outcome = commit`.
+    /// Commits and ends the span with `trace_rs.db.transaction.outcome = commit`.
     ///
     /// # Errors
     /// sea-orm's commit error, unchanged (also recorded on the span).
@@ -105,7 +105,7 @@ impl TracedTransaction {
         result
     }
 
-    /// Rolls back and ends the span with `db.transaction.outcome = rollback`.
+    /// Rolls back and ends the span with `trace_rs.db.transaction.outcome = rollback`.
     ///
     /// # Errors
     /// sea-orm's rollback error, unchanged (also recorded on the span).

@@ -96,7 +96,7 @@ async fn crud_through_entities_nests_client_spans_under_the_caller(ctx: Ctx) {
     assert_eq!(
         int_attr(
             &capture.find("DELETE accounts"),
-            "db.response.affected_rows"
+            "trace_rs.db.response.affected_rows"
         ),
         1
     );
@@ -153,7 +153,7 @@ async fn transactions_record_commit_and_rollback_with_statements_nested(ctx: Ctx
     txns.sort_by_key(|s| s.start_time);
     let outcomes: Vec<String> = txns
         .iter()
-        .map(|s| s.attr("db.transaction.outcome"))
+        .map(|s| s.attr("trace_rs.db.transaction.outcome"))
         .collect();
     assert_eq!(
         outcomes,
@@ -228,7 +228,7 @@ async fn raw_sql_literals_never_reach_a_span(ctx: Ctx) {
         insert.attr("db.query.text"),
         "INSERT INTO accounts (email, balance) VALUES (?, ?) "
     );
-    assert_eq!(int_attr(&insert, "db.response.affected_rows"), 1);
+    assert_eq!(int_attr(&insert, "trace_rs.db.response.affected_rows"), 1);
     let select = capture.find("SELECT accounts");
     assert_eq!(
         select.attr("db.query.text"),

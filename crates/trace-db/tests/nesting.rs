@@ -52,8 +52,11 @@ async fn savepoints_and_caller_spans_nest_inside_the_transaction() {
                 panic!("{}", capture.outline());
             };
             savepoint.assert_child_of(outer);
-            assert_eq!(outer.attr("db.transaction.outcome"), "commit");
-            assert_eq!(savepoint.attr("db.transaction.outcome"), "rollback");
+            assert_eq!(outer.attr("trace_rs.db.transaction.outcome"), "commit");
+            assert_eq!(
+                savepoint.attr("trace_rs.db.transaction.outcome"),
+                "rollback"
+            );
             let step = capture.find("step");
             step.assert_child_of(outer);
             let mut inserts = capture.find_all("INSERT accounts");

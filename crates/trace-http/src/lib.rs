@@ -67,10 +67,15 @@
 //! `http.request.resend_count`). Response attributes come at the end.
 //!
 //! Status: unset on success. A server span is `Error` for 5xx (`error.type` = the
-//! status code), a handler error (`error.type` = the error's type name) and a panic
-//! (`error.type` = `panic`); 4xx is not an error on a server span. A client span is
-//! `Error` for 4xx and 5xx, and for failures (`error.type` = `timeout`, `connect`,
-//! `request`, ...). A cancelled request ends its span without an error.
+//! status code), a handler or response-body error (`error.type` = the error's
+//! fully-qualified type name) and a panic (`error.type` = `panic`); 4xx is not an
+//! error on a server span. A client span is `Error` for 4xx and 5xx, and for failures
+//! (reqwest: `error.type` = `timeout`, `connect`, `request`, ...; the tower layer: the
+//! error's type name). This is trace-core's [`ErrorType`](trace_core::ErrorType) rule.
+//! The status message is the error's text (a panic's message; reqwest's with the URL
+//! redacted as in `url.full`), at most
+//! [`MAX_STATUS_MESSAGE_LEN`](trace_core::MAX_STATUS_MESSAGE_LEN) bytes. A cancelled
+//! request ends its span without an error.
 //!
 //! ## Behaviour
 //!

@@ -14,7 +14,7 @@ use http::Extensions;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry::trace::SpanKind;
+use opentelemetry::trace::{SpanKind, Status};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use support::{WAIT, layer, serve_axum};
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -211,13 +211,25 @@ async fn connection_failures_are_recorded_with_a_short_error_type() {
         .unwrap()
         .port();
     let result = traced_client()
-        .get(format!("http://127.0.0.1:{port}/"))
+        .get(format!(
+            "http://127.0.0.1:{port}/?access_token=planted-secret&q=ok"
+        ))
         .send()
         .await;
-    assert!(result.is_err());
+    let error = result.expect_err("nothing listens there");
+    // reqwest's message carries the URL as sent; the span's carries it redacted.
+    assert!(error.to_string().contains("planted-secret"), "{error}");
     let spans = capture.wait_for_spans(1, WAIT).await;
     assert!(spans[0].is_error());
     assert_eq!(spans[0].attr("error.type"), "connect");
+    let Status::Error { description } = &spans[0].status else {
+        panic!("{:?}", spans[0].status);
+    };
+    assert!(
+        description.contains("access_token=REDACTED&q=ok"),
+        "{description}"
+    );
+    assert!(!description.contains("planted-secret"), "{description}");
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! trace-log: `trace_id`, `span_id` and `trace_flags` on every log line written inside
-//! a trace, so Grafana, Tempo and Jaeger can jump from a log line to its span (the
-//! seed's `flog.Ctx(ctx)`), for both the human-readable and the JSON output of
-//! tracing-subscriber's `fmt` layer.
+//! a trace, so Grafana, Tempo and Jaeger can jump from a log line to its span, for
+//! both the human-readable and the JSON output of tracing-subscriber's `fmt` layer.
 //!
 //! ## Quick start
 //!

@@ -1,7 +1,7 @@
 //! The methods every handle shares: context, running work inside the span, retries.
 
-/// Implements the shared methods on a handle type with a `tracked: Tracked` field;
-/// with `finish`, also `finish` and `run` for handles that record nothing more at the end.
+/// Implements the shared methods on a handle type with a `tracked: Tracked` field; with
+/// `finish`, also `finish` and `run` for handles that record nothing more at the end.
 macro_rules! handle_methods {
     ($handle:ident, finish) => {
         handle_methods!($handle);
@@ -66,8 +66,8 @@ macro_rules! handle_methods {
                 work()
             }
 
-            /// Records a `retry` event: `attempt` is the attempt about to start (the
-            /// first retry is attempt 2), `reason` why the previous one is retried.
+            /// Records a `trace_rs.retry` event: `attempt` is the attempt about to start
+            /// (the first retry is attempt 2), `reason` why the previous one is retried.
             pub fn retry(&self, attempt: u32, reason: &str) {
                 self.tracked.retry(attempt, reason);
             }

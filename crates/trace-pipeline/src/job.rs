@@ -1,5 +1,4 @@
-//! Background jobs: the `job.{name}` span with progress events, result and duration
-//! (the seed's `StartJobSpan`, `SetJobProgress` and `SetJobResult`).
+//! Background jobs: the `job.{name}` span with progress events, result and duration.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,7 +71,7 @@ enum Origin<'a> {
 }
 
 impl<'a> Job<'a> {
-    /// A job named `name` (`job.name`; the span is `job.{name}`).
+    /// A job named `name` (`trace_rs.job.name`; the span is `job.{name}`).
     pub fn new(name: &'a str) -> Self {
         Self {
             name,
@@ -87,32 +86,33 @@ impl<'a> Job<'a> {
         }
     }
 
-    /// `job.id`.
+    /// `trace_rs.job.id`.
     pub fn id(mut self, id: &'a str) -> Self {
         self.id = Some(id);
         self
     }
 
-    /// `job.namespace`: the namespace or queue the job belongs to.
+    /// `trace_rs.job.namespace`: the namespace or queue the job belongs to.
     pub fn namespace(mut self, namespace: &'a str) -> Self {
         self.namespace = Some(namespace);
         self
     }
 
-    /// `job.priority`.
+    /// `trace_rs.job.priority`.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
 
-    /// When the job was due: recorded as `job.scheduled_at`, and the time from then
-    /// to the start of the span as `job.queue_wait_ms`.
+    /// When the job was due: recorded as `trace_rs.job.scheduled_at`, and the time from
+    /// then to the start of the span as `trace_rs.job.queue_wait_ms`.
     pub fn scheduled_at(mut self, scheduled_at: SystemTime) -> Self {
         self.scheduled_at = Some(scheduled_at);
         self
     }
 
-    /// `job.worker.id` and `job.worker.name` of the worker running the job.
+    /// `trace_rs.job.worker.id` and `trace_rs.job.worker.name` of the worker running the
+    /// job.
     pub fn worker(mut self, id: &'a str, name: &'a str) -> Self {
         self.worker = Some((id, name));
         self
@@ -199,7 +199,8 @@ impl<'a> Job<'a> {
 
 /// A running job: the `job.{name}` span. Report progress with
 /// [`progress`](Self::progress), end with [`finish`](Self::finish), which records
-/// `job.result` and `job.duration_ms`. Dropping it unfinished records `cancelled`.
+/// `trace_rs.job.result` and `trace_rs.job.duration_ms`. Dropping it unfinished records
+/// `cancelled`.
 #[derive(Debug)]
 #[must_use = "the job's span ends when it is finished or dropped"]
 pub struct JobRun {
@@ -210,8 +211,8 @@ pub struct JobRun {
 handle_methods!(JobRun);
 
 impl JobRun {
-    /// Records a `job.progress` event with `job.progress.percent` (clamped to 100)
-    /// and `job.progress.message` (cut to 1 KiB).
+    /// Records a `trace_rs.job.progress` event with `trace_rs.job.progress.percent`
+    /// (clamped to 100) and `trace_rs.job.progress.message` (cut to 1 KiB).
     pub fn progress(&self, percent: u8, message: &str) {
         if let Some(span) = self.tracked.span() {
             span.add_event(JOB_PROGRESS_EVENT, || {
@@ -223,8 +224,8 @@ impl JobRun {
         }
     }
 
-    /// Ends the job with `outcome`: `job.result` (`completed`, `failed`, `skipped`,
-    /// `cancelled`) and `job.duration_ms` since [`Job::start`].
+    /// Ends the job with `outcome`: `trace_rs.job.result` (`completed`, `failed`,
+    /// `skipped`, `cancelled`) and `trace_rs.job.duration_ms` since [`Job::start`].
     pub fn finish(self, outcome: Outcome) {
         let started = self.started;
         self.tracked

@@ -49,33 +49,35 @@
 //!
 //! ## Spans and attributes
 //!
-//! All attribute names without a semantic-conventions equivalent are constants in
-//! [`attributes`].
+//! Every attribute and event name the semantic conventions do not define is under
+//! `trace_rs.*` and is a constant in [`attributes`]; `error.type` and `enduser.id` are
+//! semantic conventions.
 //!
 //! | Span | Kind | Started by | Attributes |
 //! |---|---|---|---|
-//! | `pipeline.{name}.execute` | INTERNAL | [`PipelineRun`] | `pipeline.name`, `event.id`, `event.type`; at the end `pipeline.outcome` (+ `pipeline.skip_reason`) |
-//! | `pipeline.{pipeline}.step.{step}` | INTERNAL | [`PipelineRun::step`], [`StepRun`] | `pipeline.step.name`, `pipeline.step.capability`, `pipeline.step.operation`; at the end `pipeline.step.outcome` (+ `pipeline.step.skip_reason`) |
-//! | `ability.{capability}.{operation}` | INTERNAL | [`StepRun::capability`], [`CapabilityCall`] | `capability.name`, `capability.operation`; at the end `capability.outcome` (+ `capability.skip_reason`) |
-//! | `job.{name}` | CONSUMER (INTERNAL with [`Job::in_process`]) | [`Job::start`] | `job.name`, `job.id`, `job.namespace`, `job.priority`, `job.scheduled_at`, `job.queue_wait_ms`, `job.worker.id`, `job.worker.name`, `enduser.id` (each when given); at the end `job.result`, `job.duration_ms` (+ `job.skip_reason`) |
+//! | `pipeline.{name}.execute` | INTERNAL | [`PipelineRun`] | `trace_rs.pipeline.name`, `trace_rs.pipeline.event.id`, `trace_rs.pipeline.event.type`; at the end `trace_rs.pipeline.outcome` (+ `trace_rs.pipeline.skip_reason`) |
+//! | `pipeline.{pipeline}.step.{step}` | INTERNAL | [`PipelineRun::step`], [`StepRun`] | `trace_rs.pipeline.step.name`, `trace_rs.pipeline.step.capability`, `trace_rs.pipeline.step.operation`; at the end `trace_rs.pipeline.step.outcome` (+ `trace_rs.pipeline.step.skip_reason`) |
+//! | `ability.{capability}.{operation}` | INTERNAL | [`StepRun::capability`], [`CapabilityCall`] | `trace_rs.capability.name`, `trace_rs.capability.operation`; at the end `trace_rs.capability.outcome` (+ `trace_rs.capability.skip_reason`) |
+//! | `job.{name}` | CONSUMER (INTERNAL with [`Job::in_process`]) | [`Job::start`] | `trace_rs.job.name`, `trace_rs.job.id`, `trace_rs.job.namespace`, `trace_rs.job.priority`, `trace_rs.job.scheduled_at`, `trace_rs.job.queue_wait_ms`, `trace_rs.job.worker.id`, `trace_rs.job.worker.name`, `enduser.id` (each when given); at the end `trace_rs.job.result`, `trace_rs.job.duration_ms` (+ `trace_rs.job.skip_reason`) |
 //!
 //! | Event | On | Attributes |
 //! |---|---|---|
-//! | `retry` | any span, via `retry(attempt, reason)` | `retry.attempt` (the attempt about to start), `retry.reason` |
-//! | `job.progress` | `job.{name}`, via [`JobRun::progress`] | `job.progress.percent` (0 to 100), `job.progress.message` |
+//! | `trace_rs.retry` | any span, via `retry(attempt, reason)` | `trace_rs.retry.attempt` (the attempt about to start), `trace_rs.retry.reason` |
+//! | `trace_rs.job.progress` | `job.{name}`, via [`JobRun::progress`] | `trace_rs.job.progress.percent` (0 to 100), `trace_rs.job.progress.message` |
 //!
 //! Outcomes: success leaves the status unset; [`Outcome::Error`] sets status `Error` with
-//! the message and `error.type`; skipped and cancelled are not errors. A handle dropped
-//! without `finish` (its future was cancelled) ends its span with outcome `cancelled`.
-//! Durations are the spans' own; jobs also record `job.duration_ms` as the seed did.
-//! Free text and ids from callers (messages, reasons, `event.id`, `event.type`,
-//! `job.id`, `enduser.id`) are cut to 1 KiB, so a hostile message cannot grow a span.
+//! the message and `error.type`; skipped and cancelled are not errors. `error.type` is
+//! the class you give ([`Outcome::error`]) or the error's fully-qualified type name
+//! ([`Outcome::from_error`], `run(..)`): trace-core's
+//! [`ErrorType`](trace_core::ErrorType) rule. A handle dropped without `finish` (its
+//! future was cancelled) ends its span with outcome `cancelled`. Durations are the
+//! spans' own; jobs also record `trace_rs.job.duration_ms`. Free text
+//! and ids from callers (messages, reasons, `trace_rs.pipeline.event.id`,
+//! `trace_rs.pipeline.event.type`, `trace_rs.job.id`, `enduser.id`) are cut to 1 KiB,
+//! so a hostile message cannot grow a span.
 //!
-//! Seed 001's job fields map as: `JobID` → `job.id`, `JobName` → `job.name`,
-//! `Namespace` → `job.namespace`, `Priority` → `job.priority`, `ScheduledAt` →
-//! `job.scheduled_at`, `WorkerID` → `job.worker.id`, `WorkerName` → `job.worker.name`,
-//! `UserID` → `enduser.id`; `SetJobProgress` → `job.progress` events; `SetJobResult`
-//! → `job.result` and `job.duration_ms`.
+//! `docs/conventions.md` at the repository root lists every name with its type, and the
+//! Go services' names (`JobID`, `SetJobProgress`, ...) each replaces.
 //!
 //! ## Crossing a queue or a database row
 //!

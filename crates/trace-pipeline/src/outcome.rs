@@ -3,14 +3,16 @@
 use std::borrow::Cow;
 use std::error::Error;
 
+use trace_core::ErrorType;
+
 /// How a unit of work ended; passed to `finish` on every handle of this crate.
 ///
 /// | Outcome | Status | Attributes |
 /// |---|---|---|
-/// | [`Success`](Self::Success) | unset | `*.outcome = success` (`job.result = completed`) |
-/// | [`Skipped`](Self::Skipped) | unset: skipping is a decision, not a failure | `*.outcome = skipped`, `*.skip_reason` |
-/// | [`Cancelled`](Self::Cancelled) | unset: the caller gave up, the work did not fail | `*.outcome = cancelled` |
-/// | [`Error`](Self::Error) | `Error` with the message | `*.outcome = error` (`job.result = failed`), `error.type` |
+/// | [`Success`](Self::Success) | unset | `trace_rs.*.outcome = success` (`trace_rs.job.result = completed`) |
+/// | [`Skipped`](Self::Skipped) | unset: skipping is a decision, not a failure | `trace_rs.*.outcome = skipped`, `trace_rs.*.skip_reason` |
+/// | [`Cancelled`](Self::Cancelled) | unset: the caller gave up, the work did not fail | `trace_rs.*.outcome = cancelled` |
+/// | [`Error`](Self::Error) | `Error` with the message (at most 1 KiB) | `trace_rs.*.outcome = error` (`trace_rs.job.result = failed`), `error.type` |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -26,8 +28,9 @@ pub enum Outcome {
     Cancelled,
     /// The work failed.
     Error {
-        /// A short, low-cardinality class for `error.type`, e.g. `timeout` or a type name.
-        error_type: Cow<'static, str>,
+        /// `error.type`, by [`ErrorType`]'s rule: a low-cardinality code such as
+        /// `timeout`, else the error's type name.
+        error_type: ErrorType,
         /// A human-readable description for the span status.
         message: Cow<'static, str>,
     },
@@ -41,21 +44,19 @@ impl Outcome {
         }
     }
 
-    /// A failure with `error_type` (for `error.type`) and `message` (for the status).
-    pub fn error(
-        error_type: impl Into<Cow<'static, str>>,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    /// A failure with `error_type` (for `error.type`; a string is taken as a code) and
+    /// `message` (for the status).
+    pub fn error(error_type: impl Into<ErrorType>, message: impl Into<Cow<'static, str>>) -> Self {
         Self::Error {
             error_type: error_type.into(),
             message: message.into(),
         }
     }
 
-    /// A failure described by `error`: `error.type` is the error's type name
-    /// (`std::any::type_name`), the message its `Display` text.
+    /// A failure described by `error`: `error.type` is the error's fully-qualified
+    /// type name ([`ErrorType::of`]), the message its `Display` text.
     pub fn from_error<E: Error + ?Sized>(error: &E) -> Self {
-        Self::error(std::any::type_name::<E>(), error.to_string())
+        Self::error(ErrorType::of::<E>(), error.to_string())
     }
 
     /// [`Success`](Self::Success) for `Ok`, [`from_error`](Self::from_error) for `Err`.

@@ -36,9 +36,9 @@ static CAPABILITY_KEYS: OutcomeKeys = OutcomeKeys {
 /// The event that triggered a pipeline run: its id and type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event<'a> {
-    /// `event.id`, e.g. the message or row id.
+    /// `trace_rs.pipeline.event.id`, e.g. the message or row id.
     pub id: &'a str,
-    /// `event.type`, e.g. `pipeline:data_event`.
+    /// `trace_rs.pipeline.event.type`, e.g. `pipeline:data_event`.
     pub event_type: &'a str,
 }
 
@@ -164,8 +164,8 @@ impl StepRun {
     }
 }
 
-/// One capability invocation (the seed's `ability.Invoke`): the
-/// `ability.{capability}.{operation}` span (INTERNAL).
+/// One capability invocation: the `ability.{capability}.{operation}` span
+/// (INTERNAL).
 #[derive(Debug)]
 #[must_use = "the call's span ends when it is finished or dropped"]
 pub struct CapabilityCall {

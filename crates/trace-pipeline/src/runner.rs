@@ -40,6 +40,8 @@ use std::error::Error;
 use std::fmt;
 use std::pin::Pin;
 
+use trace_core::ErrorType;
+
 use crate::handle::{Continuation, TraceHandle};
 use crate::outcome::Outcome;
 use crate::pipeline::{Event, PipelineRun, StepRun};
@@ -57,13 +59,14 @@ type Condition<S> = Box<dyn Fn(&S) -> bool + Send + Sync>;
 /// name as `error.type`; [`StepError::new`] chooses the class explicitly.
 #[derive(Debug)]
 pub struct StepError {
-    error_type: Cow<'static, str>,
+    error_type: ErrorType,
     source: BoxError,
 }
 
 impl StepError {
-    /// A failure of class `error_type` (e.g. `timeout`) caused by `source`.
-    pub fn new(error_type: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> Self {
+    /// A failure of class `error_type` (a code such as `timeout`; see [`ErrorType`])
+    /// caused by `source`.
+    pub fn new(error_type: impl Into<ErrorType>, source: impl Into<BoxError>) -> Self {
         Self {
             error_type: error_type.into(),
             source: source.into(),
@@ -72,7 +75,7 @@ impl StepError {
 
     /// The `error.type` recorded for this failure.
     pub fn error_type(&self) -> &str {
-        &self.error_type
+        self.error_type.as_str()
     }
 
     fn outcome(&self) -> Outcome {
@@ -82,7 +85,7 @@ impl StepError {
 
 impl<E: Error + Send + Sync + 'static> From<E> for StepError {
     fn from(error: E) -> Self {
-        Self::new(std::any::type_name::<E>(), error)
+        Self::new(ErrorType::of::<E>(), error)
     }
 }
 
@@ -177,7 +180,7 @@ impl<S: Send + 'static> Step<S> {
     }
 
     /// Retries a failed attempt up to `retries` times, at once, each on a copy of the
-    /// state the step started with, recording a `retry` event per retry. Put any
+    /// state the step started with, recording a `trace_rs.retry` event per retry. Put any
     /// backoff inside the step's function.
     pub fn retries(mut self, retries: u32) -> Self
     where

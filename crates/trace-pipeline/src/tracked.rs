@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use opentelemetry::{Context, KeyValue};
-use trace_core::TracedSpan;
+use trace_core::{ErrorType, TracedSpan};
 
 use crate::attributes::{RETRY_ATTEMPT, RETRY_EVENT, RETRY_REASON};
 use crate::outcome::Outcome;
@@ -102,10 +102,11 @@ fn record(span: &TracedSpan, keys: &OutcomeKeys, outcome: Outcome) {
         Outcome::Skipped { reason } => {
             span.set_attribute(KeyValue::new(keys.skip_reason, bounded_cow(reason)));
         }
+        // trace-core bounds the status message.
         Outcome::Error {
             error_type,
             message,
-        } => span.record_error(bounded_cow(error_type), bounded_cow(message)),
+        } => span.record_error(ErrorType::code(bounded_cow(error_type.into())), message),
         Outcome::Success | Outcome::Cancelled => {}
     }
 }

@@ -50,30 +50,38 @@ async fn a_job_records_its_fields_progress_result_and_times() {
 
     let span = capture.find("job.send-email");
     assert_eq!(span.kind(), SpanKind::Consumer);
-    assert_eq!(span.attr("job.name"), "send-email");
-    assert_eq!(span.attr("job.id"), "job-42");
-    assert_eq!(span.attr("job.namespace"), "notifications");
-    assert_eq!(int(&span, "job.priority"), 5);
-    assert_eq!(span.attr("job.worker.id"), "worker-7f3a");
-    assert_eq!(span.attr("job.worker.name"), "worker-1");
+    assert_eq!(span.attr("trace_rs.job.name"), "send-email");
+    assert_eq!(span.attr("trace_rs.job.id"), "job-42");
+    assert_eq!(span.attr("trace_rs.job.namespace"), "notifications");
+    assert_eq!(int(&span, "trace_rs.job.priority"), 5);
+    assert_eq!(span.attr("trace_rs.job.worker.id"), "worker-7f3a");
+    assert_eq!(span.attr("trace_rs.job.worker.name"), "worker-1");
     assert_eq!(span.attr("enduser.id"), "user-9");
-    let scheduled_at = span.attr("job.scheduled_at");
+    let scheduled_at = span.attr("trace_rs.job.scheduled_at");
     assert_eq!(scheduled_at.len(), "2026-11-21T05:33:19.042Z".len());
     assert!(scheduled_at.ends_with('Z') && scheduled_at.contains('T'));
-    let waited = int(&span, "job.queue_wait_ms");
+    let waited = int(&span, "trace_rs.job.queue_wait_ms");
     assert!((1500..60_000).contains(&waited), "queue wait {waited} ms");
 
-    assert_eq!(span.event_names(), vec!["job.progress"; 3]);
+    assert_eq!(span.event_names(), vec!["trace_rs.job.progress"; 3]);
     assert_eq!(
-        event_attr(&span, "job.progress", "job.progress.percent"),
+        event_attr(
+            &span,
+            "trace_rs.job.progress",
+            "trace_rs.job.progress.percent"
+        ),
         vec![Value::I64(25), Value::I64(50), Value::I64(100)]
     );
     assert_eq!(
-        event_attr(&span, "job.progress", "job.progress.message"),
+        event_attr(
+            &span,
+            "trace_rs.job.progress",
+            "trace_rs.job.progress.message"
+        ),
         ["Email queued", "Email sent", "Completed"].map(Value::from)
     );
-    assert_eq!(span.attr("job.result"), "completed");
-    let duration = int(&span, "job.duration_ms");
+    assert_eq!(span.attr("trace_rs.job.result"), "completed");
+    let duration = int(&span, "trace_rs.job.duration_ms");
     assert!(duration >= 30, "job.duration_ms {duration}");
     assert!(!span.is_error());
 }
@@ -90,14 +98,14 @@ async fn a_failed_job_is_an_error_and_optional_fields_stay_unset() {
     let span = capture.find("job.resize-image");
     assert_eq!(span.kind(), SpanKind::Internal);
     assert!(span.is_error());
-    assert_eq!(span.attr("job.result"), "failed");
+    assert_eq!(span.attr("trace_rs.job.result"), "failed");
     assert_eq!(span.attr("error.type"), "std::io::error::Error");
-    assert!(span.has_attribute("job.duration_ms"));
+    assert!(span.has_attribute("trace_rs.job.duration_ms"));
     for unset in [
-        "job.id",
-        "job.priority",
-        "job.scheduled_at",
-        "job.queue_wait_ms",
+        "trace_rs.job.id",
+        "trace_rs.job.priority",
+        "trace_rs.job.scheduled_at",
+        "trace_rs.job.queue_wait_ms",
         "enduser.id",
     ] {
         assert!(!span.has_attribute(unset), "{unset} is not set");

@@ -104,24 +104,27 @@ async fn trace_2_pipeline_execution_from_durable_event() {
 
     let run = capture.find("pipeline.digest.execute");
     run.assert_child_of(&consumer);
-    assert_eq!(run.attr("pipeline.name"), "digest");
-    assert_eq!(run.attr("event.id"), "evt-17");
-    assert_eq!(run.attr("event.type"), "pipeline:data_event");
-    assert_eq!(run.attr("pipeline.outcome"), "success");
+    assert_eq!(run.attr("trace_rs.pipeline.name"), "digest");
+    assert_eq!(run.attr("trace_rs.pipeline.event.id"), "evt-17");
+    assert_eq!(
+        run.attr("trace_rs.pipeline.event.type"),
+        "pipeline:data_event"
+    );
+    assert_eq!(run.attr("trace_rs.pipeline.outcome"), "success");
     assert!(!run.is_error());
 
     let step = capture.find("pipeline.digest.step.summarize");
     step.assert_child_of(&run);
-    assert_eq!(step.attr("pipeline.step.name"), "summarize");
-    assert_eq!(step.attr("pipeline.step.capability"), "llm");
-    assert_eq!(step.attr("pipeline.step.operation"), "summarize");
-    assert_eq!(step.attr("pipeline.step.outcome"), "success");
+    assert_eq!(step.attr("trace_rs.pipeline.step.name"), "summarize");
+    assert_eq!(step.attr("trace_rs.pipeline.step.capability"), "llm");
+    assert_eq!(step.attr("trace_rs.pipeline.step.operation"), "summarize");
+    assert_eq!(step.attr("trace_rs.pipeline.step.outcome"), "success");
 
     let call = capture.find("ability.llm.summarize");
     call.assert_child_of(&step);
-    assert_eq!(call.attr("capability.name"), "llm");
-    assert_eq!(call.attr("capability.operation"), "summarize");
-    assert_eq!(call.attr("capability.outcome"), "success");
+    assert_eq!(call.attr("trace_rs.capability.name"), "llm");
+    assert_eq!(call.attr("trace_rs.capability.operation"), "summarize");
+    assert_eq!(call.attr("trace_rs.capability.outcome"), "success");
     for span in capture.spans() {
         assert!(
             span.end_time >= span.start_time,
@@ -153,14 +156,14 @@ async fn a_failing_step_marks_call_step_and_run_as_errors() {
     }
     let step = capture.find("pipeline.digest.step.fetch");
     assert!(step.attr("error.type").ends_with("FeedError"));
-    assert_eq!(step.attr("pipeline.step.outcome"), "error");
+    assert_eq!(step.attr("trace_rs.pipeline.step.outcome"), "error");
     assert_eq!(
         step.status,
         opentelemetry::trace::Status::error("feed answered 503")
     );
     let run = capture.find("pipeline.digest.execute");
     assert_eq!(run.attr("error.type"), "step_failed");
-    assert_eq!(run.attr("pipeline.outcome"), "error");
+    assert_eq!(run.attr("trace_rs.pipeline.outcome"), "error");
 }
 
 #[tokio::test]
@@ -186,18 +189,24 @@ async fn skipped_steps_are_not_errors_and_retries_are_events() {
     let notify = capture.find("pipeline.digest.step.notify");
     assert!(!notify.is_error());
     assert!(!notify.has_attribute("error.type"));
-    assert_eq!(notify.attr("pipeline.step.outcome"), "skipped");
-    assert_eq!(notify.attr("pipeline.step.skip_reason"), "nothing new");
+    assert_eq!(notify.attr("trace_rs.pipeline.step.outcome"), "skipped");
+    assert_eq!(
+        notify.attr("trace_rs.pipeline.step.skip_reason"),
+        "nothing new"
+    );
 
     let fetch = capture.find("pipeline.digest.step.fetch");
     assert!(!fetch.is_error());
-    assert_eq!(fetch.event_names(), vec!["retry", "retry"]);
     assert_eq!(
-        event_attr(&fetch, "retry", "retry.attempt"),
+        fetch.event_names(),
+        vec!["trace_rs.retry", "trace_rs.retry"]
+    );
+    assert_eq!(
+        event_attr(&fetch, "trace_rs.retry", "trace_rs.retry.attempt"),
         vec![Value::I64(2), Value::I64(3)]
     );
     assert_eq!(
-        event_attr(&fetch, "retry", "retry.reason"),
+        event_attr(&fetch, "trace_rs.retry", "trace_rs.retry.reason"),
         vec![Value::from("timeout"), Value::from("timeout")]
     );
     let calls = capture.find_all("ability.rss.fetch");
@@ -210,8 +219,8 @@ fn oversized_event_ids_are_cut() {
     let huge = "x".repeat(1 << 20);
     PipelineRun::start("digest", Event::new(&huge, &huge)).finish(Outcome::Success);
     let run = capture.find("pipeline.digest.execute");
-    assert_eq!(run.attr("event.id").len(), 1024);
-    assert_eq!(run.attr("event.type").len(), 1024);
+    assert_eq!(run.attr("trace_rs.pipeline.event.id").len(), 1024);
+    assert_eq!(run.attr("trace_rs.pipeline.event.type").len(), 1024);
 }
 
 #[tokio::test]
@@ -228,7 +237,7 @@ async fn a_step_dropped_by_a_timeout_ends_as_cancelled_not_failed() {
     run.finish(Outcome::Cancelled);
 
     let step = capture.find("pipeline.digest.step.fetch");
-    assert_eq!(step.attr("pipeline.step.outcome"), "cancelled");
+    assert_eq!(step.attr("trace_rs.pipeline.step.outcome"), "cancelled");
     assert!(!step.is_error());
     step.assert_child_of(&capture.find("pipeline.digest.execute"));
 }

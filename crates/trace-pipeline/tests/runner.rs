@@ -51,14 +51,14 @@ async fn a_declared_pipeline_runs_its_steps_with_all_spans() {
 "
     );
     let archive = capture.find("pipeline.digest.step.archive");
-    assert_eq!(archive.attr("pipeline.step.outcome"), "skipped");
+    assert_eq!(archive.attr("trace_rs.pipeline.step.outcome"), "skipped");
     assert_eq!(
-        archive.attr("pipeline.step.skip_reason"),
+        archive.attr("trace_rs.pipeline.step.skip_reason"),
         "condition not met"
     );
     let run = capture.find("pipeline.digest.execute");
-    assert_eq!(run.attr("event.id"), "evt-1");
-    assert_eq!(run.attr("pipeline.outcome"), "success");
+    assert_eq!(run.attr("trace_rs.pipeline.event.id"), "evt-1");
+    assert_eq!(run.attr("trace_rs.pipeline.outcome"), "success");
 }
 
 #[tokio::test]
@@ -98,12 +98,15 @@ async fn retries_are_events_and_a_final_failure_stops_the_run() {
 
     let fetch = capture.find("pipeline.digest.step.fetch");
     assert!(!fetch.is_error());
-    assert_eq!(fetch.event_names(), vec!["retry", "retry"]);
+    assert_eq!(
+        fetch.event_names(),
+        vec!["trace_rs.retry", "trace_rs.retry"]
+    );
     assert_eq!(capture.find_all("ability.rss.fetch").len(), 3);
 
     let store = capture.find("pipeline.digest.step.store");
     assert!(store.is_error());
-    assert_eq!(store.event_names(), vec!["retry"]);
+    assert_eq!(store.event_names(), vec!["trace_rs.retry"]);
     let calls = capture.find_all("ability.disk.write");
     assert_eq!(calls.len(), 2);
     assert!(calls.iter().all(|c| c.is_error()));

@@ -27,7 +27,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use trace_bench_support::BenchCase;
 use trace_pubsub::{
-    ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher, Subscription,
+    ConsumeLayer, Delivery, InProcessBus, Message, Publisher, Settlement, Subscription,
     TracedPublisher,
 };
 
@@ -37,10 +37,10 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const TOPIC: &str = "orders";
 const PAYLOAD: &[u8] = br#"{"order":42,"items":3}"#;
 
-fn handler() -> impl Service<Delivery, Response = Outcome, Error = Infallible> {
+fn handler() -> impl Service<Delivery, Response = Settlement, Error = Infallible> {
     tower::service_fn(|delivery: Delivery| async move {
         black_box(delivery.message().payload().len());
-        Ok::<_, Infallible>(Outcome::Ack)
+        Ok::<_, Infallible>(Settlement::Ack)
     })
 }
 
@@ -55,7 +55,7 @@ struct Untraced<H> {
     handler: H,
 }
 
-impl<H: Service<Delivery, Response = Outcome, Error = Infallible>> Pipeline for Untraced<H> {
+impl<H: Service<Delivery, Response = Settlement, Error = Infallible>> Pipeline for Untraced<H> {
     async fn round(&mut self) {
         self.bus
             .publish(TOPIC, Message::new(PAYLOAD))
@@ -72,7 +72,7 @@ struct Traced<H> {
     handler: H,
 }
 
-impl<H: Service<Delivery, Response = Outcome, Error = Infallible>> Pipeline for Traced<H> {
+impl<H: Service<Delivery, Response = Settlement, Error = Infallible>> Pipeline for Traced<H> {
     async fn round(&mut self) {
         self.publisher
             .publish(TOPIC, Message::new(PAYLOAD))

@@ -14,7 +14,7 @@ use tower_layer::Layer;
 use trace_core::config::{ConfigLoader, ExporterKind};
 use trace_core::{Config, ScopedTracer, SpanStart};
 use trace_pubsub::{
-    ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher, TracedPublisher,
+    ConsumeLayer, Delivery, InProcessBus, Message, Publisher, Settlement, TracedPublisher,
 };
 
 static TRACER: ScopedTracer = ScopedTracer::new("in-process-example", env!("CARGO_PKG_VERSION"));
@@ -72,7 +72,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "handled {}",
                 String::from_utf8_lossy(delivery.message().payload())
             );
-            Ok(Outcome::Ack)
+            Ok(Settlement::Ack)
         }
     }));
     let consumer = tokio::spawn(subscription.serve(handler));

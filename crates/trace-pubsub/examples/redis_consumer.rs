@@ -20,7 +20,7 @@ use tower_layer::Layer;
 use trace_core::config::{ConfigLoader, ExporterKind};
 use trace_core::{Config, ScopedTracer, SpanStart};
 use trace_pubsub::redis_streams::RedisStreamConsumer;
-use trace_pubsub::{ConsumeLayer, Delivery, Outcome};
+use trace_pubsub::{ConsumeLayer, Delivery, Settlement};
 
 static TRACER: ScopedTracer =
     ScopedTracer::new("redis-consumer-example", env!("CARGO_PKG_VERSION"));
@@ -81,7 +81,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 trace_core::correlation_id().unwrap_or_default()
             );
             store.end();
-            Ok::<_, std::io::Error>(Outcome::Ack)
+            Ok::<_, std::io::Error>(Settlement::Ack)
         }));
 
     let deadline = Instant::now() + timeout;

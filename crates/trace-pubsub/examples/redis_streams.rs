@@ -17,7 +17,7 @@ use tower_layer::Layer;
 use trace_core::config::{ConfigLoader, ExporterKind};
 use trace_core::{Config, ScopedTracer, SpanStart};
 use trace_pubsub::redis_streams::{RedisStreamConsumer, RedisStreamPublisher};
-use trace_pubsub::{ConsumeLayer, Delivery, Message, Outcome, Publisher, TracedPublisher};
+use trace_pubsub::{ConsumeLayer, Delivery, Message, Publisher, Settlement, TracedPublisher};
 
 static TRACER: ScopedTracer = ScopedTracer::new("redis-streams-example", env!("CARGO_PKG_VERSION"));
 
@@ -90,7 +90,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 String::from_utf8_lossy(delivery.message().payload()),
                 delivery.destination()
             );
-            Ok::<_, std::io::Error>(Outcome::Ack)
+            Ok::<_, std::io::Error>(Settlement::Ack)
         }));
     while consumer.handle_next(&mut handler).await?.acked == 0 {}
 

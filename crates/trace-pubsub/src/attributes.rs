@@ -60,35 +60,12 @@ pub(crate) fn common(
     ]
 }
 
-/// A short, stable `error.type` for an error type: its name without module paths.
-pub(crate) fn error_type_name<E: ?Sized>() -> String {
-    let full = std::any::type_name::<E>();
-    let mut out = String::with_capacity(full.len());
-    let mut segment_start = 0;
-    for (i, c) in full.char_indices() {
-        if c == ':' {
-            segment_start = i + 1;
-        } else if !(c.is_alphanumeric() || c == '_') {
-            out.push_str(&full[segment_start..i]);
-            out.push(c);
-            segment_start = i + 1;
-        }
-    }
-    out.push_str(&full[segment_start..]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn error_type_names_drop_module_paths() {
-        assert_eq!(error_type_name::<std::io::Error>(), "Error");
-        assert_eq!(
-            error_type_name::<Box<dyn std::error::Error + Send>>(),
-            "Box<dyn Error + Send>"
-        );
+    fn span_names_are_operation_then_destination() {
         assert_eq!(span_name("send", "orders"), "send orders");
     }
 }

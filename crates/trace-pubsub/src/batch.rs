@@ -16,7 +16,7 @@ use crate::attributes::{
 };
 use crate::carrier::{ExtractLimits, extract_context};
 use crate::consume::ResponseFuture;
-use crate::delivery::{Batch, Outcome};
+use crate::delivery::{Batch, Settlement};
 
 /// Wraps a handler of [`Batch`] in [`ConsumeBatchService`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,10 +70,10 @@ impl<S> ConsumeBatchService<S> {
 
 impl<S> Service<Batch> for ConsumeBatchService<S>
 where
-    S: Service<Batch, Response = Outcome>,
+    S: Service<Batch, Response = Settlement>,
     S::Error: Display,
 {
-    type Response = Outcome;
+    type Response = Settlement;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, S::Error>;
 

@@ -10,7 +10,7 @@ use opentelemetry::trace::SpanKind;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use trace_core::{SpanStart, TracedSpan};
+use trace_core::{ErrorType, SpanStart, TracedSpan};
 
 use crate::TRACER;
 use crate::attributes::{
@@ -18,17 +18,17 @@ use crate::attributes::{
     MESSAGING_OUTCOME, OPERATION_PROCESS,
 };
 use crate::carrier::{ExtractLimits, extract_context};
-use crate::delivery::{Delivery, Outcome};
+use crate::delivery::{Delivery, Settlement};
 
 /// Wraps a handler of [`Delivery`] in [`ConsumeService`].
 ///
 /// ```
 /// use tower_layer::Layer;
-/// use trace_pubsub::{ConsumeLayer, Delivery, Outcome};
+/// use trace_pubsub::{ConsumeLayer, Delivery, Settlement};
 ///
 /// let handler = tower::service_fn(|delivery: Delivery| async move {
 ///     println!("{} bytes", delivery.message().payload().len());
-///     Ok::<_, std::io::Error>(Outcome::Ack)
+///     Ok::<_, std::io::Error>(Settlement::Ack)
 /// });
 /// let service = ConsumeLayer::new().layer(handler);
 /// # let _ = service;
@@ -86,10 +86,10 @@ impl<S> ConsumeService<S> {
 
 impl<S> Service<Delivery> for ConsumeService<S>
 where
-    S: Service<Delivery, Response = Outcome>,
+    S: Service<Delivery, Response = Settlement>,
     S::Error: Display,
 {
-    type Response = Outcome;
+    type Response = Settlement;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, S::Error>;
 
@@ -179,10 +179,10 @@ impl<F, E> ResponseFuture<F, E> {
 
 impl<F, E> Future for ResponseFuture<F, E>
 where
-    F: Future<Output = Result<Outcome, E>>,
+    F: Future<Output = Result<Settlement, E>>,
     E: Display,
 {
-    type Output = Result<Outcome, E>;
+    type Output = Result<Settlement, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -198,7 +198,7 @@ where
     }
 }
 
-pub(crate) fn record_outcome<E: Display>(span: &TracedSpan, result: &Result<Outcome, E>) {
+pub(crate) fn record_outcome<E: Display>(span: &TracedSpan, result: &Result<Settlement, E>) {
     if !span.is_recording() {
         return;
     }
@@ -206,7 +206,7 @@ pub(crate) fn record_outcome<E: Display>(span: &TracedSpan, result: &Result<Outc
         Ok(outcome) => span.set_attribute(KeyValue::new(MESSAGING_OUTCOME, outcome.as_str())),
         Err(error) => {
             span.set_attribute(KeyValue::new(MESSAGING_OUTCOME, "error"));
-            span.record_error(attributes::error_type_name::<E>(), error.to_string());
+            span.record_error(ErrorType::of::<E>(), error);
         }
     }
 }

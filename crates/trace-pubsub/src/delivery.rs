@@ -112,20 +112,20 @@ impl Batch {
 /// How a handler settled a message (or a batch).
 ///
 /// A handler error is a third outcome: the span records it as an error, and the
-/// transport redelivers like for [`Outcome::Nack`].
+/// transport redelivers like for [`Settlement::Nack`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Settlement {
     /// Done: the transport acknowledges it (Redis: `XACK`).
     Ack,
     /// Not done, without an error: the transport redelivers it later.
     Nack,
 }
 
-impl Outcome {
+impl Settlement {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Outcome::Ack => "ack",
-            Outcome::Nack => "nack",
+            Settlement::Ack => "ack",
+            Settlement::Nack => "nack",
         }
     }
 }

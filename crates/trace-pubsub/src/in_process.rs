@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tower_service::Service;
 
 use crate::attributes::SYSTEM_IN_PROCESS;
-use crate::delivery::{Delivery, Outcome};
+use crate::delivery::{Delivery, Settlement};
 use crate::message::Message;
 use crate::publish::Publisher;
 
@@ -159,15 +159,15 @@ impl Subscription {
     }
 
     /// Receives one message and passes it to `service`: a [`ConsumeLayer`]-wrapped
-    /// handler, usually. A [`Outcome::Nack`] or an error queues the message for
+    /// handler, usually. A [`Settlement::Nack`] or an error queues the message for
     /// redelivery (up to [`max_redeliveries`](Self::max_redeliveries) times).
     ///
     /// Returns `None` once the bus is gone, else the handler's result.
     ///
     /// [`ConsumeLayer`]: crate::ConsumeLayer
-    pub async fn handle_next<S>(&mut self, service: &mut S) -> Option<Result<Outcome, S::Error>>
+    pub async fn handle_next<S>(&mut self, service: &mut S) -> Option<Result<Settlement, S::Error>>
     where
-        S: Service<Delivery, Response = Outcome>,
+        S: Service<Delivery, Response = Settlement>,
     {
         let (message, attempt) = self.next_message().await?;
         let retry = (attempt < self.max_redeliveries).then(|| message.clone());
@@ -176,7 +176,7 @@ impl Subscription {
             return Some(Err(error));
         }
         let result = service.call(self.delivery(message)).await;
-        if !matches!(result, Ok(Outcome::Ack)) {
+        if !matches!(result, Ok(Settlement::Ack)) {
             self.requeue(retry, attempt);
         }
         Some(result)
@@ -185,7 +185,7 @@ impl Subscription {
     /// Handles messages until the bus is gone.
     pub async fn serve<S>(mut self, mut service: S)
     where
-        S: Service<Delivery, Response = Outcome>,
+        S: Service<Delivery, Response = Settlement>,
     {
         while self.handle_next(&mut service).await.is_some() {}
     }

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use tower_layer::Layer;
-//! use trace_pubsub::{ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher, TracedPublisher};
+//! use trace_pubsub::{ConsumeLayer, Delivery, InProcessBus, Message, Publisher, Settlement, TracedPublisher};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,10 +21,10 @@
 //! // Consume: `process orders` (CONSUMER) continues the producer's trace.
 //! let mut handler = ConsumeLayer::new().layer(tower::service_fn(|delivery: Delivery| async move {
 //!     println!("order {}", String::from_utf8_lossy(delivery.message().payload()));
-//!     Ok::<_, std::io::Error>(Outcome::Ack)
+//!     Ok::<_, std::io::Error>(Settlement::Ack)
 //! }));
 //! let outcome = orders.handle_next(&mut handler).await.expect("the bus is alive")?;
-//! assert_eq!(outcome, Outcome::Ack);
+//! assert_eq!(outcome, Settlement::Ack);
 //! # Ok(())
 //! # }
 //! ```
@@ -41,8 +41,13 @@
 //! | `process {destination}` ([`ConsumeBatchLayer`]) | CONSUMER | `Context::current`; a link to every message's context (at most 128) | as above without the message id and body size, plus `messaging.batch.message_count` |
 //!
 //! `messaging.system` is `in_process` or `redis_streams` (neither is a registered
-//! value). `error.type` is the error's type name without module paths, or what
-//! [`Publisher::error_type`] returns.
+//! value). `error.type` is what [`Publisher::error_type`] returns on a `send` span (by
+//! default the error's fully-qualified type name; for `RedisStreamPublisher`, the
+//! server's error prefix or fred's error kind, such as `NOGROUP` or `io`) and the
+//! handler error's fully-qualified type name on a `process` span: trace-core's
+//! [`ErrorType`](trace_core::ErrorType) rule. The status message is the error's
+//! `Display` text, at most [`MAX_STATUS_MESSAGE_LEN`](trace_core::MAX_STATUS_MESSAGE_LEN)
+//! bytes; payloads and metadata are never recorded.
 //!
 //! ## Propagation and hostile metadata
 //!
@@ -107,7 +112,7 @@ pub use carrier::{
     ExtractLimits, MetadataExtractor, PROPAGATION_KEYS, extract_context, is_propagation_key,
 };
 pub use consume::{ConsumeLayer, ConsumeService, ResponseFuture};
-pub use delivery::{Batch, Delivery, Outcome};
+pub use delivery::{Batch, Delivery, Settlement};
 pub use in_process::{InProcessBus, Subscription};
 pub use message::{Message, Metadata};
 pub use publish::{Publisher, TracedPublisher};

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
-use trace_core::{SpanStart, TracedSpan};
+use trace_core::{ErrorType, SpanStart, TracedSpan};
 
 use crate::TRACER;
 use crate::attributes::{self, MESSAGING_MESSAGE_BODY_SIZE, MESSAGING_MESSAGE_ID, OPERATION_SEND};
@@ -27,12 +27,12 @@ pub trait Publisher: Send + Sync {
         message: Message,
     ) -> impl Future<Output = Result<String, Self::Error>> + Send;
 
-    /// A short, low-cardinality class of `error` for the span's `error.type`.
+    /// The span's `error.type` for `error`, by [`ErrorType`]'s rule: a low-cardinality
+    /// code when the transport has one, else the error's type name.
     ///
-    /// The default is the error's type name without module paths.
-    fn error_type(error: &Self::Error) -> String {
-        let _ = error;
-        attributes::error_type_name::<Self::Error>()
+    /// The default is the fully-qualified type name of `Self::Error`.
+    fn error_type(error: &Self::Error) -> ErrorType {
+        ErrorType::of_val(error)
     }
 }
 
@@ -132,7 +132,7 @@ impl<P: Publisher> Publisher for TracedPublisher<P> {
         match &result {
             Ok(id) => span.set_attributes(|| [KeyValue::new(MESSAGING_MESSAGE_ID, id.clone())]),
             Err(error) if span.is_recording() => {
-                span.record_error(P::error_type(error), error.to_string());
+                span.record_error(P::error_type(error), error);
             }
             Err(_) => {}
         }
@@ -140,7 +140,7 @@ impl<P: Publisher> Publisher for TracedPublisher<P> {
         result
     }
 
-    fn error_type(error: &Self::Error) -> String {
+    fn error_type(error: &Self::Error) -> ErrorType {
         P::error_type(error)
     }
 }

@@ -8,7 +8,7 @@ use tower::{Service, ServiceExt, service_fn};
 use tower_layer::Layer;
 use trace_core::testing::SpanCapture;
 use trace_pubsub::{
-    ConsumeLayer, Delivery, ExtractLimits, Message, Metadata, Outcome, SYSTEM_IN_PROCESS,
+    ConsumeLayer, Delivery, ExtractLimits, Message, Metadata, SYSTEM_IN_PROCESS, Settlement,
 };
 
 const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -30,10 +30,10 @@ async fn continues_parent(metadata: Metadata, limits: ExtractLimits) -> bool {
                     cx.span().span_context().is_valid(),
                     "the handler runs in a span"
                 );
-                Ok::<_, std::io::Error>(Outcome::Ack)
+                Ok::<_, std::io::Error>(Settlement::Ack)
             }));
     let outcome = service.ready().await.unwrap().call(delivery).await.unwrap();
-    assert_eq!(outcome, Outcome::Ack);
+    assert_eq!(outcome, Settlement::Ack);
     let spans = capture.wait_for_spans(1, Duration::from_secs(5)).await;
     let span = &spans[0];
     assert_eq!(span.kind(), SpanKind::Consumer);

@@ -13,7 +13,7 @@ use trace_core::config::SamplerKind;
 use trace_core::testing::SpanCapture;
 use trace_core::{Sampling, ScopedTracer, SpanStart};
 use trace_pubsub::{
-    Batch, ConsumeBatchLayer, ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher,
+    Batch, ConsumeBatchLayer, ConsumeLayer, Delivery, InProcessBus, Message, Publisher, Settlement,
     TracedPublisher,
 };
 
@@ -59,14 +59,14 @@ async fn publish_in_a_request_and_consume_continue_one_trace() {
             Some("text/plain")
         );
         assert!(delivery.message().metadata().get("traceparent").is_some());
-        Ok::<_, HandlerFailed>(Outcome::Ack)
+        Ok::<_, HandlerFailed>(Settlement::Ack)
     }));
     let outcome = subscription
         .handle_next(&mut handler)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(outcome, Outcome::Ack);
+    assert_eq!(outcome, Settlement::Ack);
 
     capture.wait_for_spans(4, Duration::from_secs(5)).await;
     assert_eq!(
@@ -138,9 +138,9 @@ async fn baggage_and_tracestate_travel_with_the_message() {
         let state = span_context.trace_state().header();
         Ok::<_, HandlerFailed>(
             if tenant.as_deref() == Some("acme") && state == "vendor=opaque" {
-                Outcome::Ack
+                Settlement::Ack
             } else {
-                Outcome::Nack
+                Settlement::Nack
             },
         )
     }));
@@ -151,7 +151,7 @@ async fn baggage_and_tracestate_travel_with_the_message() {
         .unwrap();
     assert_eq!(
         outcome,
-        Outcome::Ack,
+        Settlement::Ack,
         "the handler sees the publisher's baggage"
     );
 }
@@ -175,7 +175,7 @@ async fn handler_errors_are_recorded_and_the_message_is_redelivered() {
             if first {
                 Err(HandlerFailed)
             } else {
-                Ok(Outcome::Nack)
+                Ok(Settlement::Nack)
             }
         }
     }));
@@ -192,7 +192,7 @@ async fn handler_errors_are_recorded_and_the_message_is_redelivered() {
             .await
             .unwrap()
             .unwrap(),
-        Outcome::Nack,
+        Settlement::Nack,
         "the failed message comes back"
     );
     drop(bus);
@@ -210,7 +210,8 @@ async fn handler_errors_are_recorded_and_the_message_is_redelivered() {
     }
     let failed = &attempts[0];
     assert!(failed.is_error());
-    assert_eq!(failed.attr("error.type"), "HandlerFailed");
+    // The error's fully-qualified type name (this test crate is `in_process`).
+    assert_eq!(failed.attr("error.type"), "in_process::HandlerFailed");
     assert_eq!(failed.attr("trace_rs.messaging.outcome"), "error");
     assert!(!attempts[1].is_error(), "a nack is not an error");
     assert_eq!(attempts[1].attr("trace_rs.messaging.outcome"), "nack");
@@ -242,7 +243,7 @@ async fn a_batch_links_every_message_it_processes() {
     let batch = Batch::new(messages, "clicks".into(), trace_pubsub::SYSTEM_IN_PROCESS);
     let mut handler = ConsumeBatchLayer::new().layer(service_fn(|batch: Batch| async move {
         assert_eq!(batch.messages().len(), 4);
-        Ok::<_, HandlerFailed>(Outcome::Ack)
+        Ok::<_, HandlerFailed>(Settlement::Ack)
     }));
     handler.ready().await.unwrap().call(batch).await.unwrap();
 
@@ -292,7 +293,7 @@ async fn unsampled_publishes_propagate_their_decision_and_record_nothing() {
             .span_context()
             .clone();
         assert!(seen.is_valid() && !seen.is_sampled());
-        Ok::<_, HandlerFailed>(Outcome::Ack)
+        Ok::<_, HandlerFailed>(Settlement::Ack)
     }));
     handler.ready().await.unwrap().call(delivery).await.unwrap();
     assert!(capture.spans().is_empty());

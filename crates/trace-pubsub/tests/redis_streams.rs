@@ -24,7 +24,8 @@ use trace_core::testing::SpanCapture;
 use trace_core::{ScopedTracer, SpanStart};
 use trace_pubsub::redis_streams::{Handled, RedisStreamConsumer, RedisStreamPublisher};
 use trace_pubsub::{
-    Batch, ConsumeBatchLayer, ConsumeLayer, Delivery, Message, Outcome, Publisher, TracedPublisher,
+    Batch, ConsumeBatchLayer, ConsumeLayer, Delivery, Message, Publisher, Settlement,
+    TracedPublisher,
 };
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -87,14 +88,17 @@ async fn publish_in_request(
     id
 }
 
-fn ack_handler()
--> impl tower_service::Service<Delivery, Response = Outcome, Error = HandlerFailed, Future = impl Send>
-{
+fn ack_handler() -> impl tower_service::Service<
+    Delivery,
+    Response = Settlement,
+    Error = HandlerFailed,
+    Future = impl Send,
+> {
     service_fn(|_: Delivery| async {
         TRACER
             .start(SpanKind::Internal, || SpanStart::new("handle"))
             .end();
-        Ok::<_, HandlerFailed>(Outcome::Ack)
+        Ok::<_, HandlerFailed>(Settlement::Ack)
     })
 }
 
@@ -174,7 +178,7 @@ async fn a_handler_error_is_recorded_and_the_entry_redelivered() {
             if first {
                 Err(HandlerFailed)
             } else {
-                Ok(Outcome::Ack)
+                Ok(Settlement::Ack)
             }
         }
     }));
@@ -206,7 +210,10 @@ async fn a_handler_error_is_recorded_and_the_entry_redelivered() {
         attempt.assert_child_of(&send);
     }
     assert!(attempts[0].is_error());
-    assert_eq!(attempts[0].attr("error.type"), "HandlerFailed");
+    assert_eq!(
+        attempts[0].attr("error.type"),
+        "redis_streams::HandlerFailed"
+    );
     assert_eq!(attempts[0].attr("trace_rs.messaging.outcome"), "error");
     assert!(!attempts[1].is_error());
     let _: i64 = client.del(&stream).await.unwrap();
@@ -229,7 +236,7 @@ async fn a_batch_read_links_every_entry() {
 
     let mut handler = ConsumeBatchLayer::new().layer(service_fn(|batch: Batch| async move {
         assert_eq!(batch.messages().len(), 3);
-        Ok::<_, HandlerFailed>(Outcome::Ack)
+        Ok::<_, HandlerFailed>(Settlement::Ack)
     }));
     let handled = consumer.handle_next_batch(&mut handler).await.unwrap();
     assert_eq!(
@@ -459,7 +466,7 @@ async fn hostile_stream_fields_start_new_traces_without_failing() {
             .lock()
             .unwrap()
             .push((name, metadata_len, span_context));
-        async { Ok::<_, HandlerFailed>(Outcome::Ack) }
+        async { Ok::<_, HandlerFailed>(Settlement::Ack) }
     }));
     let handled = consumer.handle_next(&mut handler).await.unwrap();
     assert_eq!(handled.acked, expected_parent.len());
@@ -656,7 +663,7 @@ async fn the_consumers_connection_task_ends_with_it() {
         "c1",
     );
     let error = consumer.create_group().await.unwrap_err();
-    assert_eq!(error.error_type(), "io", "{error}");
+    assert_eq!(error.error_type().as_str(), "io", "{error}");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(tasks(), 0);
     let _: i64 = connect(&url).await.del(stream_name("task")).await.unwrap();
@@ -741,7 +748,7 @@ async fn an_idle_consumer_starts_no_span() {
     consumer.create_group().await.unwrap();
     let mut handler = ConsumeLayer::new().layer(ack_handler());
     let mut batch_handler = ConsumeBatchLayer::new().layer(service_fn(|_: Batch| async {
-        Ok::<_, HandlerFailed>(Outcome::Ack)
+        Ok::<_, HandlerFailed>(Settlement::Ack)
     }));
     for _ in 0..3 {
         let handled = consumer.handle_next(&mut handler).await.unwrap();

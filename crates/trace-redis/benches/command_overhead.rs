@@ -9,14 +9,16 @@
 //!
 //! - `untraced`: fred with its tracing feature compiled in but nothing subscribed, the
 //!   fair baseline (this crate needs fred's `partial-tracing` feature);
-//! - `registry only`: a plain `tracing_subscriber::registry()` without `RedisLayer`: what
-//!   any subscriber pays for fred's own spans (`fred.command`, `fred.rtt`);
-//! - `traced 100%`: `RedisLayer` subscribed, trace-core initialised with always-on
-//!   sampling and no exporter (spans are built and ended, then dropped);
+//! - `registry only`: a plain `tracing_subscriber::registry()` without
+//!   `RedisSubscriberLayer`: what any subscriber pays for fred's own spans
+//!   (`fred.command`, `fred.rtt`);
+//! - `traced 100%`: `RedisSubscriberLayer` subscribed, trace-core initialised with
+//!   always-on sampling and no exporter (spans are built and ended, then dropped);
 //! - `traced 100% + .traced()`: as above, with the outcome recorded by the wrapper;
 //! - `unsampled`: parent-based ratio 0;
-//! - `disabled`: trace-core initialised with `enabled: false`: `RedisLayer` subscribed
-//!   but no OpenTelemetry work, so the subscriber's bookkeeping of `fred.command` alone.
+//! - `disabled`: trace-core initialised with `enabled: false`: `RedisSubscriberLayer`
+//!   subscribed but no OpenTelemetry work, so the subscriber's bookkeeping of
+//!   `fred.command` alone.
 //!
 //! While it runs, the CPUs are kept from halting (`trace_bench_support::CpusAwake`: a
 //! CPU latency request of 0 µs when the bench may make one, else one lowest-priority
@@ -108,7 +110,7 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::Untraced => "untraced (nothing subscribed)",
-            Variant::RegistryOnly => "registry only (no RedisLayer)",
+            Variant::RegistryOnly => "registry only (no RedisSubscriberLayer)",
             Variant::Traced => "traced 100%",
             Variant::TracedOutcome => "traced 100% + .traced()",
             Variant::Unsampled => "unsampled (ratio 0)",
@@ -141,7 +143,9 @@ impl Variant {
             // `Dispatch::none()` would keep whatever the previous variant left cached.
             Variant::Untraced => Dispatch::new(NoSubscriber::default()),
             Variant::RegistryOnly => Dispatch::new(tracing_subscriber::registry()),
-            _ => Dispatch::new(tracing_subscriber::registry().with(trace_redis::RedisLayer::new())),
+            _ => Dispatch::new(
+                tracing_subscriber::registry().with(trace_redis::RedisSubscriberLayer::new()),
+            ),
         }
     }
 }

@@ -37,7 +37,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..trace_core::Config::default()
     })?;
     tracing::subscriber::set_global_default(
-        tracing_subscriber::registry().with(trace_redis::RedisLayer::new()),
+        tracing_subscriber::registry().with(trace_redis::RedisSubscriberLayer::new()),
     )?;
 
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());

@@ -23,13 +23,14 @@ use opentelemetry_semantic_conventions::attribute::{
 use pin_project_lite::pin_project;
 use trace_core::{SpanStart, TracedSpan};
 
-use crate::layer::TRACER;
+use crate::failure::Failure;
 use crate::scope::{self, BatchCommands, Scope};
-use crate::traced::Failure;
+use crate::subscriber::TRACER;
 
-/// Our own attribute: the names of the commands in a batch, in order (at most
-/// [`MAX_BATCH_NAMES`]). Semantic conventions v1.44 have no attribute for this.
-pub const REDIS_COMMANDS: &str = "db.redis.commands";
+/// `trace_rs.redis.commands` (string array): the names of the commands in a batch, in
+/// order (at most [`MAX_BATCH_NAMES`]). The semantic conventions have no attribute for
+/// this, so the name is under `trace_rs.*`.
+pub const REDIS_COMMANDS: &str = "trace_rs.redis.commands";
 
 /// The most command names [`REDIS_COMMANDS`] lists; `db.operation.batch.size` still
 /// counts them all.
@@ -164,7 +165,9 @@ fn finish<T>(span: TracedSpan, commands: BatchCommands, result: &Result<T, FredE
         if let Some(code) = failure.status_code {
             span.set_attribute(KeyValue::new(DB_RESPONSE_STATUS_CODE, code.to_owned()));
         }
-        span.record_error(failure.error_type.clone().into_owned(), failure.error_type);
+        // Redis echoes arguments in some error messages: the status message is the
+        // error type.
+        span.record_error(failure.error_type.clone(), &failure.error_type);
     }
     span.end();
 }

@@ -10,7 +10,8 @@ use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{DB_NAMESPACE, SERVER_ADDRESS, SERVER_PORT};
 
 /// Turns on fred's per-command span (`fred.command`), which the
-/// [`RedisLayer`](crate::RedisLayer) turns into OpenTelemetry CLIENT spans.
+/// [`RedisSubscriberLayer`](crate::RedisSubscriberLayer) turns into OpenTelemetry CLIENT
+/// spans.
 ///
 /// Call it on the [`Config`] before building the client (or pool), then [`register`]
 /// the client. fred opens its spans at `INFO`; a subscriber filter that drops `INFO`

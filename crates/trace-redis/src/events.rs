@@ -5,12 +5,17 @@ use fred::interfaces::EventInterface;
 use fred::types::config::Server;
 use tokio::task::JoinHandle;
 
+use crate::failure::Failure;
+
 /// The `tracing` target of the connection log lines.
 pub const EVENTS_TARGET: &str = module_path!();
 
 /// Writes a `tracing` log line for every connection and reconnection (`INFO`) and every
 /// connection error (`WARN`) of `client`, with `client.id`, `server.address` and
-/// `server.port` as fields, under the target [`EVENTS_TARGET`].
+/// `server.port` as fields, under the target [`EVENTS_TARGET`]. An error line also has
+/// `error.type`, the same value a command span records (the server's error prefix, or
+/// fred's error kind such as `io`), and `error.message`, fred's description of the
+/// error cut to `trace_core::MAX_STATUS_MESSAGE_LEN` bytes.
 ///
 /// fred reports these events from its connection task, where no request is active, so
 /// the lines carry the client and server rather than a trace id. A command that fails
@@ -41,8 +46,8 @@ pub fn log_connection_events<C: EventInterface>(client: &C) -> ConnectionEvents 
             client.id = %id,
             server.address = %address,
             server.port = port,
-            error.type = ?error.kind(),
-            error.message = %error.details(),
+            error.type = %Failure::of(&error).error_type,
+            error.message = %trace_core::status_message(error.details()),
             "redis connection error"
         );
         async { Ok(()) }

@@ -19,7 +19,7 @@
 //! })?;
 //! // 1. The layer turns fred's per-command spans into OpenTelemetry spans.
 //! tracing::subscriber::set_global_default(
-//!     tracing_subscriber::registry().with(trace_redis::RedisLayer::new()),
+//!     tracing_subscriber::registry().with(trace_redis::RedisSubscriberLayer::new()),
 //! )?;
 //!
 //! // 2. The client opens those spans and is registered for server/database attributes.
@@ -52,12 +52,12 @@
 //! ## How it works, and what fred does not expose
 //!
 //! fred has no command hook, and its `ClientLike` trait cannot be implemented outside
-//! fred. Its `partial-tracing` feature opens a `tracing` span named `fred.command`
-//! around every command, inside the poll of the caller's future. [`RedisLayer`] turns
+//! fred. Its `partial-tracing` feature opens a `tracing` span named `fred.command` around
+//! every command, inside the poll of the caller's future. [`RedisSubscriberLayer`] turns
 //! each into an OpenTelemetry span whose parent is
 //! [`Context::current`](opentelemetry::Context::current) at that moment: the caller's.
-//! That covers every command of every interface (keys, hashes, lists, sets, sorted
-//! sets, streams, publish, scripts, custom commands) on clients and pools.
+//! That covers every command of every interface (keys, hashes, lists, sets, sorted sets,
+//! streams, publish, scripts, custom commands) on clients and pools.
 //!
 //! fred gives those spans the command name and the reply's size, never the arguments
 //! nor the reply, and turns an error reply into an `Err` only after its span closed.
@@ -91,8 +91,11 @@
 //!
 //! Status is unset on success, including a nil reply. On failure it is `Error` with
 //! `error.type` set to the server's error prefix (`WRONGTYPE`, `ERR`, `NOSCRIPT`, ...)
-//! or, for failures in the client, fred's error kind (`io`, `timeout`, `canceled`, ...).
-//! Error messages are not recorded: Redis echoes arguments in some of them.
+//! or, for failures in the client, fred's error kind in lowercase snake case (`io`,
+//! `timeout`, `canceled`, `invalid_argument`, ...), by trace-core's
+//! [`ErrorType`](trace_core::ErrorType) rule. Error messages are not recorded: Redis
+//! echoes arguments in some of them, so the status message is the `error.type`. The
+//! connection log lines of [`log_connection_events`] give the same `error.type`.
 //! A caller that drops a command's future before the reply ends the span without an
 //! error.
 //!
@@ -103,23 +106,23 @@
 //!
 //! Disabled commands allocate nothing in this crate. Every other command starts an
 //! OpenTelemetry span, with one allocation for the attributes its sampler sees; an
-//! unsampled one is dropped at once, a sampled one is renamed, recorded and ended.
-//! fred's `fred.command` span costs the subscriber's span bookkeeping whether or not the
-//! command is sampled; [`RedisLayer`] switches off fred's nested `fred.rtt` span (see
-//! [`RedisLayer::keep_inner_spans`]), which spares it one of fred's two spans.
+//! unsampled one is dropped at once, a sampled one is renamed, recorded and ended. fred's
+//! `fred.command` span costs the subscriber's span bookkeeping whether or not the command
+//! is sampled; [`RedisSubscriberLayer`] switches off fred's nested `fred.rtt` span (see
+//! [`RedisSubscriberLayer::keep_inner_spans`]), which spares it one of fred's two spans.
 //! `cargo bench -p trace-redis --bench command_overhead` prints the figures against an
 //! untraced client on the same server.
 //!
 //! ## Using it with tracing-opentelemetry
 //!
 //! If the service also exports `tracing` spans through tracing-opentelemetry, fred's
-//! `fred.command` spans (and `fred.rtt` with [`RedisLayer::keep_inner_spans`]) would be
-//! exported a second time. trace-core's `tracing_bridge::layer()` leaves the `fred`
-//! target out by default; a tracing-opentelemetry layer of your own needs a per-layer
-//! filter that does the same (for example
+//! `fred.command` spans (and `fred.rtt` with [`RedisSubscriberLayer::keep_inner_spans`])
+//! would be exported a second time. trace-core's `tracing_bridge::layer()` leaves the
+//! `fred` target out by default; a tracing-opentelemetry layer of your own needs a
+//! per-layer filter that does the same (for example
 //! `tracing_subscriber::filter::Targets::new().with_target("fred", LevelFilter::OFF)`).
-//! fred opens its spans at `INFO`: a global filter that drops `INFO` for `fred` drops
-//! the Redis spans too.
+//! fred opens its spans at `INFO`: a global filter that drops `INFO` for `fred` drops the
+//! Redis spans too.
 //!
 //! ## Feature flags
 //!
@@ -148,16 +151,17 @@ mod batch;
 mod clients;
 mod command_names;
 mod events;
+mod failure;
 mod fields;
 mod in_flight;
-mod layer;
 mod scope;
 mod statement;
+mod subscriber;
 mod traced;
 
 pub use batch::{Batch, MAX_BATCH_NAMES, REDIS_COMMANDS, pipeline, transaction};
 pub use clients::{enable_command_spans, register, register_pool, unregister};
 pub use events::{ConnectionEvents, EVENTS_TARGET, log_connection_events};
-pub use layer::RedisLayer;
 pub use statement::{MaskRule, StatementOptions};
+pub use subscriber::RedisSubscriberLayer;
 pub use traced::{ArgsFn, CommandArgs, NoArgs, RedisFutureExt, Traced};

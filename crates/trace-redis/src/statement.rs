@@ -36,7 +36,7 @@ pub enum MaskRule {
 /// use trace_redis::{MaskRule, StatementOptions};
 ///
 /// let options = StatementOptions::default()
-///     .max_length(256)
+///     .max_statement_length(256)
 ///     .rule("LRANGE", MaskRule::KeepAll); // indexes are not secret here
 /// assert_eq!(options.render("LRANGE", ["jobs", "0", "-1"]).as_deref(), Some("LRANGE jobs 0 -1"));
 /// assert_eq!(options.render("HSET", ["user:1", "name", "Ada"]).as_deref(), Some("HSET user:1 name ?"));
@@ -44,16 +44,16 @@ pub enum MaskRule {
 /// ```
 #[derive(Debug, Clone)]
 pub struct StatementOptions {
-    capture: bool,
-    max_length: usize,
+    capture_statement: bool,
+    max_statement_length: usize,
     rules: Vec<(String, MaskRule)>,
 }
 
 impl Default for StatementOptions {
     fn default() -> Self {
         Self {
-            capture: true,
-            max_length: 2048,
+            capture_statement: true,
+            max_statement_length: 2048,
             rules: Vec::new(),
         }
     }
@@ -61,15 +61,15 @@ impl Default for StatementOptions {
 
 impl StatementOptions {
     /// Whether `db.query.text` is recorded at all (default `true`).
-    pub fn capture(mut self, capture: bool) -> Self {
-        self.capture = capture;
+    pub fn capture_statement(mut self, capture: bool) -> Self {
+        self.capture_statement = capture;
         self
     }
 
     /// The longest `db.query.text` in bytes; longer text is cut at a character
     /// boundary and ends with `...` (default 2048).
-    pub fn max_length(mut self, max_length: usize) -> Self {
-        self.max_length = max_length;
+    pub fn max_statement_length(mut self, max_bytes: usize) -> Self {
+        self.max_statement_length = max_bytes;
         self
     }
 
@@ -88,7 +88,7 @@ impl StatementOptions {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        if !self.capture {
+        if !self.capture_statement {
             return None;
         }
         let args: Vec<I::Item> = args.into_iter().collect();
@@ -106,7 +106,7 @@ impl StatementOptions {
         let mut text = String::with_capacity(64);
         text.push_str(command);
         for (index, arg) in args.iter().enumerate() {
-            if text.len() > self.max_length {
+            if text.len() > self.max_statement_length {
                 break;
             }
             text.push(' ');
@@ -116,7 +116,7 @@ impl StatementOptions {
                 text.push('?');
             }
         }
-        truncate(&mut text, self.max_length);
+        truncate(&mut text, self.max_statement_length);
         Some(text)
     }
 }
@@ -217,11 +217,11 @@ mod tests {
     }
 
     #[test]
-    fn capture_off_and_max_length_apply() {
-        let off = StatementOptions::default().capture(false);
+    fn capture_statement_off_and_max_statement_length_apply() {
+        let off = StatementOptions::default().capture_statement(false);
         assert_eq!(off.render("GET", ["k"]), None);
         let short = StatementOptions::default()
-            .max_length(10)
+            .max_statement_length(10)
             .rule("DEL", MaskRule::KeepAll);
         let text = short.render("DEL", ["ééééé", "b", "c"]).unwrap();
         assert!(text.len() <= 10, "{text}");

@@ -5,7 +5,6 @@
 //! frame is turned into a `Result` in the caller's future), so only a wrapper around
 //! the caller's future can see it.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -16,6 +15,7 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry_semantic_conventions::attribute::{DB_QUERY_TEXT, DB_RESPONSE_STATUS_CODE};
 use pin_project_lite::pin_project;
 
+use crate::failure::Failure;
 use crate::scope::{self, Claimed, Scope};
 use crate::statement::StatementOptions;
 
@@ -25,9 +25,10 @@ pub trait RedisFutureExt<T>: Future<Output = Result<T, FredError>> + Sized {
     /// `db.response.status_code` (the server's error prefix such as `WRONGTYPE`) on
     /// failure. A nil reply is a success.
     ///
-    /// Without it the span still exists (the [`RedisLayer`](crate::RedisLayer) makes
-    /// one for every command) but has no status. Use it on one command's future; a
-    /// second command inside the same future gets an ordinary span.
+    /// Without it the span still exists (the
+    /// [`RedisSubscriberLayer`](crate::RedisSubscriberLayer) makes one for every command)
+    /// but has no status. Use it on one command's future; a second command inside the
+    /// same future gets an ordinary span.
     fn traced(self) -> Traced<Self, NoArgs> {
         Traced {
             inner: self,
@@ -193,7 +194,9 @@ impl ClaimedSpan {
             if let Some(code) = failure.status_code {
                 span.set_attribute(KeyValue::new(DB_RESPONSE_STATUS_CODE, code.to_owned()));
             }
-            trace_core::record_error_on(&cx, failure.error_type.to_string(), failure.error_type);
+            // Redis echoes arguments in some error messages: the status message is
+            // the error type.
+            trace_core::record_error_on(&cx, failure.error_type.clone(), &failure.error_type);
         }
         span.end();
     }
@@ -204,37 +207,6 @@ impl Drop for ClaimedSpan {
         // Dropped before the reply: the caller cancelled, which is not an error.
         if let Some(claimed) = self.0.take() {
             claimed.cx.span().end();
-        }
-    }
-}
-
-/// How a failed command is described on its span.
-pub(crate) struct Failure<'a> {
-    /// The server's error prefix (`WRONGTYPE`, `ERR`, `NOSCRIPT`), when the server
-    /// answered with an error.
-    pub(crate) status_code: Option<&'a str>,
-    /// `error.type`: the prefix for server errors, otherwise fred's error kind.
-    pub(crate) error_type: Cow<'static, str>,
-}
-
-impl<'a> Failure<'a> {
-    pub(crate) fn of(error: &'a FredError) -> Self {
-        let prefix = error
-            .details()
-            .split_whitespace()
-            .next()
-            .filter(|word| word.len() >= 2 && word.bytes().all(|b| b.is_ascii_uppercase()));
-        match prefix {
-            Some(prefix) => Self {
-                status_code: Some(prefix),
-                error_type: Cow::Owned(prefix.to_owned()),
-            },
-            // Client-side failures (io, timeout, canceled, ...): the message may echo
-            // arguments, so only the kind is recorded.
-            None => Self {
-                status_code: None,
-                error_type: Cow::Owned(format!("{:?}", error.kind()).to_ascii_lowercase()),
-            },
         }
     }
 }

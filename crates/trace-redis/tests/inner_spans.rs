@@ -33,7 +33,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanNames {
 
 /// Runs a `GET` inside an application span with `layer` and a [`SpanNames`] as the
 /// thread's subscriber, and returns what the other layer saw.
-async fn spans_seen_with(url: &str, layer: trace_redis::RedisLayer) -> SpanNames {
+async fn spans_seen_with(url: &str, layer: trace_redis::RedisSubscriberLayer) -> SpanNames {
     let names = SpanNames::default();
     let subscriber = tracing_subscriber::registry()
         .with(layer)
@@ -56,7 +56,7 @@ async fn fred_inner_spans_are_off_and_other_spans_stay_visible() {
     let Some(url) = support::redis_url() else {
         return;
     };
-    let names = spans_seen_with(&url, trace_redis::RedisLayer::new()).await;
+    let names = spans_seen_with(&url, trace_redis::RedisSubscriberLayer::new()).await;
     assert!(names.seen("app.request"));
     assert!(names.seen("fred.command"));
     assert!(!names.seen("fred.rtt"), "fred.rtt is switched off");
@@ -67,7 +67,7 @@ async fn kept_inner_spans_reach_the_other_layers() {
     let Some(url) = support::redis_url() else {
         return;
     };
-    let layer = trace_redis::RedisLayer::new().keep_inner_spans(true);
+    let layer = trace_redis::RedisSubscriberLayer::new().keep_inner_spans(true);
     let names = spans_seen_with(&url, layer).await;
     assert!(names.seen("app.request"));
     assert!(names.seen("fred.command"));

@@ -103,6 +103,25 @@ async fn commands_keep_their_spans_across_a_server_restart() {
         count_lines(port, "redis connection error") >= 1
     })
     .await;
+    // The line's `error.type` is what a command span would record: fred's error kind
+    // in lowercase snake case (a server error would give its prefix).
+    let server_port = format!("server.port={port}");
+    let error_line = support::connection_log()
+        .into_iter()
+        .find(|line| line.starts_with("redis connection error") && line.contains(&server_port))
+        .expect("a connection error line");
+    let error_type = error_line
+        .split(" error.type=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_default();
+    assert!(
+        !error_type.is_empty()
+            && error_type
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'),
+        "{error_line}"
+    );
 
     // Issued while the server is down: fred holds it until the reconnect.
     let root = TRACER.start(SpanKind::Server, || SpanStart::new("during outage"));

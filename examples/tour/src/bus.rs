@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tower_layer::Layer as _;
 use trace_pubsub::redis_streams::{RedisStreamConsumer, RedisStreamPublisher};
 use trace_pubsub::{
-    ConsumeLayer, Delivery, InProcessBus, Message, Outcome, Publisher, TracedPublisher,
+    ConsumeLayer, Delivery, InProcessBus, Message, Publisher, Settlement, TracedPublisher,
 };
 
 /// Replies that modules send to the chat platform (chain 1).
@@ -106,7 +106,7 @@ impl Bus {
             let handled = payload.map(&handler);
             async move {
                 match handled {
-                    Ok(handled) => handled.await.map(|()| Outcome::Ack),
+                    Ok(handled) => handled.await.map(|()| Settlement::Ack),
                     Err(error) => Err(format!("not a JSON message: {error}")),
                 }
             }

@@ -1,4 +1,4 @@
-//! The capabilities (the seed's `ability.Invoke`): each runs inside an
+//! The capabilities: each runs inside an
 //! `ability.{capability}.{operation}` span from trace-pipeline, so the HTTP calls,
 //! statements and publishes it makes nest under it.
 

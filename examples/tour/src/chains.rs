@@ -1,5 +1,6 @@
-//! The tour drives the seed's three call chains through a traced reqwest client and
-//! waits for their consumers, so each chain's output is complete before the next.
+//! The tour drives its three call chains (a module command, a pipeline run from a
+//! durable event, a webhook) through a traced reqwest client and waits for their
+//! consumers, so each chain's output is complete before the next.
 
 use std::time::Duration;
 

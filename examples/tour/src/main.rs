@@ -1,6 +1,7 @@
-//! The trace-rs tour: a small service that runs the seed's three call chains, each
-//! one trace from the first HTTP request to the last database statement of its
-//! consumer, printed as trees and written as OTLP-JSON lines.
+//! The trace-rs tour: a small service that runs three call chains (a module command, a
+//! pipeline run from a durable event, a webhook), each one trace from the first HTTP
+//! request to the last database statement of its consumer, printed as trees and
+//! written as OTLP-JSON lines.
 //!
 //! ```text
 //! cargo run -p tour                 # run the three chains, print a summary, exit

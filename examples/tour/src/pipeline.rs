@@ -1,5 +1,6 @@
-//! The `digest` pipeline, run for each data event: the seed's "Trace 2" shape with
-//! trace-pipeline's spans around the tour's own steps.
+//! The `digest` pipeline, run for each data event: a `pipeline.digest.execute` span
+//! with a span per step and per capability call, from trace-pipeline, around the
+//! tour's own steps.
 
 use serde_json::Value;
 use trace_pipeline::{Event, Outcome, PipelineRun};

@@ -15,8 +15,8 @@ use trace_core::SpanStart;
 use crate::TRACER;
 
 /// trace-redis's layer for the `tracing` subscriber.
-pub(crate) fn tracing_layer() -> trace_redis::RedisLayer {
-    trace_redis::RedisLayer::new()
+pub(crate) fn tracing_layer() -> trace_redis::RedisSubscriberLayer {
+    trace_redis::RedisSubscriberLayer::new()
 }
 
 /// The Redis the tour uses, if any, and the server it started.

@@ -166,11 +166,11 @@ pub fn all_text(span: &CapturedSpan) -> String {
     text
 }
 
-/// `db.response.affected_rows`, or `db.response.returned_rows` where the backend
+/// `trace_rs.db.response.affected_rows`, or `db.response.returned_rows` where the backend
 /// ran the write with `RETURNING`.
 pub fn rows_attr(span: &CapturedSpan) -> i64 {
-    if span.has_attribute("db.response.affected_rows") {
-        int_attr(span, "db.response.affected_rows")
+    if span.has_attribute("trace_rs.db.response.affected_rows") {
+        int_attr(span, "trace_rs.db.response.affected_rows")
     } else {
         int_attr(span, "db.response.returned_rows")
     }

@@ -4,6 +4,8 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
+use trace_core::ErrorType;
+
 use super::span::{self, Outgoing, ResendCount, UrlSource, UrlTemplate};
 use crate::redact::SensitiveQueryKeys;
 
@@ -88,16 +90,18 @@ impl Middleware for HttpClientMiddleware {
                 Ok(response)
             }
             Err(error) => {
-                span::finish_error(span, error_type(&error), || error.to_string());
+                span::finish_error(span, error_type(&error), || {
+                    message(&error, &self.query_keys)
+                });
                 Err(error)
             }
         }
     }
 }
 
-/// A short, low-cardinality class for `error.type`.
-fn error_type(error: &reqwest_middleware::Error) -> &'static str {
-    match error {
+/// `error.type`: reqwest's class of the failure.
+fn error_type(error: &reqwest_middleware::Error) -> ErrorType {
+    ErrorType::code(match error {
         reqwest_middleware::Error::Middleware(_) => "middleware",
         reqwest_middleware::Error::Reqwest(error) if error.is_timeout() => "timeout",
         reqwest_middleware::Error::Reqwest(error) if error.is_connect() => "connect",
@@ -105,5 +109,18 @@ fn error_type(error: &reqwest_middleware::Error) -> &'static str {
         reqwest_middleware::Error::Reqwest(error) if error.is_decode() => "decode",
         reqwest_middleware::Error::Reqwest(error) if error.is_redirect() => "redirect",
         reqwest_middleware::Error::Reqwest(_) => "request",
+    })
+}
+
+/// The error's text, with the request's URL redacted as in `url.full`: reqwest's
+/// errors end in `for url (...)` with the query as sent.
+fn message(error: &reqwest_middleware::Error, query_keys: &SensitiveQueryKeys) -> String {
+    let text = error.to_string();
+    match error {
+        reqwest_middleware::Error::Reqwest(inner) => match inner.url() {
+            Some(url) => text.replace(url.as_str(), &query_keys.redact_url(url.as_str())),
+            None => text,
+        },
+        reqwest_middleware::Error::Middleware(_) => text,
     }
 }

@@ -11,7 +11,7 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 use trace_core::carrier::HeaderInjector;
 use trace_core::propagation::inject_context;
-use trace_core::{SpanStart, TracedSpan};
+use trace_core::{ErrorType, SpanStart, TracedSpan};
 
 use crate::TRACER;
 use crate::method::{method_attributes, span_name_method};
@@ -104,7 +104,7 @@ pub(crate) fn finish_response(span: TracedSpan, status: StatusCode) {
         ));
         if status.is_client_error() || status.is_server_error() {
             span.record_error(
-                status.as_u16().to_string(),
+                ErrorType::status_code(status.as_u16()),
                 status.canonical_reason().unwrap_or("HTTP error"),
             );
         }
@@ -112,10 +112,11 @@ pub(crate) fn finish_response(span: TracedSpan, status: StatusCode) {
     span.end();
 }
 
-/// Records a failed request with a short error class and the error's message.
+/// Records a failed request with its `error.type` and the error's message (built only
+/// for a recording span).
 pub(crate) fn finish_error(
     span: TracedSpan,
-    error_type: &'static str,
+    error_type: ErrorType,
     message: impl FnOnce() -> String,
 ) {
     if span.is_recording() {

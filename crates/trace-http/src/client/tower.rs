@@ -9,7 +9,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use trace_core::TracedSpan;
+use trace_core::{ErrorType, TracedSpan};
 
 use super::span::{self, Outgoing, ResendCount, UrlSource, UrlTemplate};
 use crate::redact::SensitiveQueryKeys;
@@ -141,9 +141,7 @@ where
         if let Some(span) = this.span.take() {
             match &result {
                 Ok(response) => span::finish_response(span, response.status()),
-                Err(error) => {
-                    span::finish_error(span, std::any::type_name::<E>(), || error.to_string())
-                }
+                Err(error) => span::finish_error(span, ErrorType::of::<E>(), || error.to_string()),
             }
         }
         Poll::Ready(result)

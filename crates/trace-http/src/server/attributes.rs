@@ -15,7 +15,7 @@ use opentelemetry_semantic_conventions::attribute::{
     NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
     USER_AGENT_ORIGINAL,
 };
-use trace_core::{SpanStart, record_error_on};
+use trace_core::{ErrorType, SpanStart, record_error_on};
 
 use super::config::{CapturedHeader, ServerConfig};
 use crate::method::{method_attributes, protocol_version, span_name_method};
@@ -160,7 +160,7 @@ pub(crate) fn record_response(
     if status.is_server_error() {
         record_error_on(
             cx,
-            status.as_u16().to_string(),
+            ErrorType::status_code(status.as_u16()),
             status.canonical_reason().unwrap_or("server error"),
         );
     }

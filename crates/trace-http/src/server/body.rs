@@ -7,7 +7,7 @@ use http_body::{Body, Frame, SizeHint};
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
-use trace_core::record_error_on;
+use trace_core::{ErrorType, record_error_on};
 
 /// Owns a recording span (inside its context) until the request is over, and ends it
 /// then (also on drop, so a cancelled request never leaves a span open). A context is
@@ -88,7 +88,7 @@ where
             None => this.span.end(),
             Some(Err(error)) => {
                 if let Some(cx) = this.span.get() {
-                    record_error_on(cx, std::any::type_name::<B::Error>(), error.to_string());
+                    record_error_on(cx, ErrorType::of::<B::Error>(), error);
                 }
                 this.span.end();
             }

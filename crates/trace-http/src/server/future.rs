@@ -12,7 +12,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
 use trace_core::propagation::format_traceparent;
-use trace_core::record_error_on;
+use trace_core::{ErrorType, record_error_on};
 
 use super::attributes::record_response;
 use super::body::{ResponseBody, SpanGuard};
@@ -89,7 +89,7 @@ where
             }
             Err(error) => {
                 if let Some(cx) = span.get() {
-                    record_error_on(cx, std::any::type_name::<E>(), error.to_string());
+                    record_error_on(cx, ErrorType::of::<E>(), &error);
                 }
                 span.end();
                 Err(error)
@@ -105,7 +105,7 @@ fn record_panic(span: &SpanGuard, panic: &(dyn Any + Send)) {
         .map(|message| (*message).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "handler panicked".to_owned());
-    record_error_on(cx, "panic", message);
+    record_error_on(cx, ErrorType::code("panic"), message);
 }
 
 fn add_trace_id_header(mode: &TraceIdHeader, cx: &Context, headers: &mut http::HeaderMap) {

@@ -17,7 +17,7 @@ use super::RedisStreamError;
 use super::decode::{self, Entry};
 use crate::attributes::SYSTEM_REDIS_STREAMS;
 use crate::carrier::ExtractLimits;
-use crate::delivery::{Batch, Delivery, Outcome};
+use crate::delivery::{Batch, Delivery, Settlement};
 use crate::message::Message;
 
 /// What one [`RedisStreamConsumer::handle_next`] round did.
@@ -192,7 +192,7 @@ impl RedisStreamConsumer {
     /// [`ConsumeLayer`]: crate::ConsumeLayer
     pub async fn handle_next<S>(&mut self, service: &mut S) -> Result<Handled, RedisStreamError>
     where
-        S: Service<Delivery, Response = Outcome>,
+        S: Service<Delivery, Response = Settlement>,
     {
         let messages = self.read().await?;
         let mut handled = Handled::default();
@@ -203,7 +203,7 @@ impl RedisStreamConsumer {
                 Ok(()) => service.call(self.delivery(message)).await,
                 Err(error) => Err(error),
             };
-            if matches!(outcome, Ok(Outcome::Ack)) {
+            if matches!(outcome, Ok(Settlement::Ack)) {
                 acked.push(id);
             } else {
                 handled.pending += 1;
@@ -225,7 +225,7 @@ impl RedisStreamConsumer {
         service: &mut S,
     ) -> Result<Handled, RedisStreamError>
     where
-        S: Service<Batch, Response = Outcome>,
+        S: Service<Batch, Response = Settlement>,
     {
         let messages = self.read().await?;
         if messages.is_empty() {
@@ -241,7 +241,7 @@ impl RedisStreamConsumer {
             Ok(()) => service.call(batch).await,
             Err(error) => Err(error),
         };
-        if matches!(outcome, Ok(Outcome::Ack)) {
+        if matches!(outcome, Ok(Settlement::Ack)) {
             let acked = ids.len();
             self.ack(ids).await?;
             Ok(Handled { acked, pending: 0 })
@@ -257,7 +257,7 @@ impl RedisStreamConsumer {
     /// Handles entries until Redis fails, and returns that error.
     pub async fn serve<S>(mut self, mut service: S) -> RedisStreamError
     where
-        S: Service<Delivery, Response = Outcome>,
+        S: Service<Delivery, Response = Settlement>,
     {
         loop {
             match self.handle_next(&mut service).await {

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use fred::error::{Error as FredError, ErrorKind};
+use fred::error::Error as FredError;
+use trace_core::ErrorType;
 
 /// A Redis Streams operation failed.
 #[derive(Debug)]
@@ -32,15 +33,23 @@ impl RedisStreamError {
         }
     }
 
-    /// A short class for `error.type`: `timeout`, `io`, `invalid_message` or `redis`.
-    pub fn error_type(&self) -> &'static str {
+    /// `error.type`, by [`ErrorType`]'s rule: the server's error prefix (`NOGROUP`,
+    /// `WRONGTYPE`, `ERR`, ...) when Redis answered with an error, else fred's error
+    /// kind in lowercase snake case (`io`, `timeout`, `canceled`, ...), or
+    /// `invalid_message` for metadata that uses the reserved field name.
+    pub fn error_type(&self) -> ErrorType {
         match &self.repr {
-            Repr::Redis { error, .. } => match error.kind() {
-                ErrorKind::Timeout => "timeout",
-                ErrorKind::IO => "io",
-                _ => "redis",
-            },
-            Repr::ReservedField => "invalid_message",
+            Repr::Redis { error, .. } => {
+                let prefix =
+                    error.details().split_whitespace().next().filter(|word| {
+                        word.len() >= 2 && word.bytes().all(|b| b.is_ascii_uppercase())
+                    });
+                match prefix {
+                    Some(prefix) => ErrorType::code(prefix.to_owned()),
+                    None => ErrorType::kind(&format!("{:?}", error.kind())),
+                }
+            }
+            Repr::ReservedField => ErrorType::code("invalid_message"),
         }
     }
 }

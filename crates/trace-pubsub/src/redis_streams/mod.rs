@@ -20,7 +20,7 @@
 //! use fred::prelude::*;
 //! use tower_layer::Layer;
 //! use trace_pubsub::redis_streams::{RedisStreamConsumer, RedisStreamPublisher};
-//! use trace_pubsub::{ConsumeLayer, Delivery, Message, Outcome, Publisher, TracedPublisher};
+//! use trace_pubsub::{ConsumeLayer, Delivery, Message, Publisher, Settlement, TracedPublisher};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Builder::from_config(Config::from_url("redis://127.0.0.1:6379")?).build()?;
@@ -35,7 +35,7 @@
 //!
 //! let mut handler = ConsumeLayer::new().layer(tower::service_fn(|delivery: Delivery| async move {
 //!     println!("{:?}", delivery.message().payload());
-//!     Ok::<_, std::io::Error>(Outcome::Ack)
+//!     Ok::<_, std::io::Error>(Settlement::Ack)
 //! }));
 //! let handled = consumer.handle_next(&mut handler).await?;
 //! assert_eq!(handled.acked, 1);

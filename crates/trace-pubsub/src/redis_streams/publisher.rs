@@ -4,6 +4,7 @@ use fred::clients::Client;
 use fred::interfaces::StreamsInterface;
 use fred::types::streams::{XCap, XCapKind, XCapTrim};
 use fred::types::{Key, Value};
+use trace_core::ErrorType;
 
 use super::RedisStreamError;
 use crate::attributes::SYSTEM_REDIS_STREAMS;
@@ -73,7 +74,7 @@ impl Publisher for RedisStreamPublisher {
             .map_err(|error| RedisStreamError::redis("XADD", error))
     }
 
-    fn error_type(error: &RedisStreamError) -> String {
-        error.error_type().to_owned()
+    fn error_type(error: &RedisStreamError) -> ErrorType {
+        error.error_type()
     }
 }

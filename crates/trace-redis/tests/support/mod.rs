@@ -42,7 +42,7 @@ pub fn install_subscriber() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let subscriber = tracing_subscriber::registry()
-            .with(trace_redis::RedisLayer::new())
+            .with(trace_redis::RedisSubscriberLayer::new())
             .with(EventRecorder);
         tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
     });

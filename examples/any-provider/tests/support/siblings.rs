@@ -65,7 +65,7 @@ pub async fn every_sibling_records_into(
 ) {
     // trace-redis turns fred's own `tracing` spans into OpenTelemetry spans.
     tracing::subscriber::set_global_default(
-        tracing_subscriber::registry().with(trace_redis::RedisLayer::new()),
+        tracing_subscriber::registry().with(trace_redis::RedisSubscriberLayer::new()),
     )
     .expect("no other global subscriber in this test process");
     let mut options = ConnectOptions::new("sqlite::memory:");
@@ -106,7 +106,7 @@ pub async fn every_sibling_records_into(
         let delivery = subscription.next().await.expect("a delivery");
         ConsumeLayer::new()
             .layer(service_fn(|_: Delivery| async {
-                Ok::<_, Infallible>(trace_pubsub::Outcome::Ack)
+                Ok::<_, Infallible>(trace_pubsub::Settlement::Ack)
             }))
             .oneshot(delivery)
             .await

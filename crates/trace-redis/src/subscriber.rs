@@ -1,5 +1,5 @@
-//! [`RedisLayer`]: a `tracing` layer that turns fred's own `fred.command` spans into
-//! OpenTelemetry CLIENT spans named after the command.
+//! [`RedisSubscriberLayer`]: a `tracing` layer that turns fred's own `fred.command` spans
+//! into OpenTelemetry CLIENT spans named after the command.
 //!
 //! fred opens `fred.command` synchronously in the poll of the caller's future, so
 //! [`Context::current`](opentelemetry::Context::current) at that moment is the caller's
@@ -42,7 +42,7 @@ const LATER_ATTRIBUTES: usize = 4;
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
-/// let subscriber = tracing_subscriber::registry().with(trace_redis::RedisLayer::new());
+/// let subscriber = tracing_subscriber::registry().with(trace_redis::RedisSubscriberLayer::new());
 /// # drop(subscriber);
 /// ```
 ///
@@ -53,7 +53,7 @@ const LATER_ATTRIBUTES: usize = 4;
 /// [`keep_inner_spans`](Self::keep_inner_spans). Every other span and event is left to
 /// the other layers.
 #[derive(Default)]
-pub struct RedisLayer {
+pub struct RedisSubscriberLayer {
     options: Arc<StatementOptions>,
     keep_inner_spans: bool,
     in_flight: InFlight,
@@ -61,7 +61,7 @@ pub struct RedisLayer {
 
 /// A clone has the same settings and no commands in flight: span ids are only unique
 /// within one subscriber, so each subscriber needs a layer of its own.
-impl Clone for RedisLayer {
+impl Clone for RedisSubscriberLayer {
     fn clone(&self) -> Self {
         Self {
             options: Arc::clone(&self.options),
@@ -71,16 +71,16 @@ impl Clone for RedisLayer {
     }
 }
 
-impl fmt::Debug for RedisLayer {
+impl fmt::Debug for RedisSubscriberLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisLayer")
+        f.debug_struct("RedisSubscriberLayer")
             .field("statements", &self.options)
             .field("keep_inner_spans", &self.keep_inner_spans)
             .finish_non_exhaustive()
     }
 }
 
-impl RedisLayer {
+impl RedisSubscriberLayer {
     /// A layer with the default [`StatementOptions`].
     pub fn new() -> Self {
         Self::default()
@@ -110,7 +110,7 @@ fn is_fred_inner_span(metadata: &Metadata<'_>) -> bool {
         && FRED_INNER_SPANS.contains(&metadata.name())
 }
 
-impl<S: Subscriber> tracing_subscriber::Layer<S> for RedisLayer {
+impl<S: Subscriber> tracing_subscriber::Layer<S> for RedisSubscriberLayer {
     // Also decides the callsite interest (the default `register_callsite` asks this):
     // `never` for fred's inner spans, `always` for everything else.
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: LayerContext<'_, S>) -> bool {
