@@ -66,8 +66,8 @@ pub fn logger_provider(config: &Config) -> Result<SdkLoggerProvider, InitError> 
 /// - The resource is [`trace_core::resource`]`(config)`: the traces' `service.*` keys,
 ///   `resource_attributes` and `service.instance.id` (the process's random one when
 ///   `service_instance_id` is unset, the one the spans carry). Resource detectors added
-///   to trace-core's `TracingBuilder` run only for the spans; add what they found with
-///   `.with_resource(guard.resource().cloned().unwrap_or_default())`.
+///   to trace-core's `TracingBuilder` run only for the spans; add what they found by
+///   passing `guard.resource()` (the resource `init` built) to `.with_resource(...)`.
 /// - With `enabled: false` (`OTEL_SDK_DISABLED=true`) the provider exports nothing, as
 ///   for spans, and no exporter is built.
 ///
