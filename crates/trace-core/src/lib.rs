@@ -49,7 +49,7 @@
 //! | Context | [`in_context`], [`spawn_in_current_context`], [`spawn_in_context`], [`correlation_id`] |
 //! | Propagation | [`propagation`]: strict W3C Trace Context (Level 1 and 2) and Baggage |
 //! | Carriers | [`carrier`]: HTTP headers, case-keeping maps, environment variables for subprocesses |
-//! | Testing | [`testing::SpanCapture`] (feature `testing`) |
+//! | Testing | [`testing::SpanCapture`] (feature `testing`): per-thread captures that let tests run in parallel, or a process-wide one |
 //!
 //! ## Any provider
 //!
@@ -78,7 +78,7 @@
 //! | `otlp-grpc` | yes | OTLP over gRPC (tonic); `init` must then run inside a Tokio runtime |
 //! | `tracing` | no | [`tracing_bridge::layer`]: `tracing` spans in the same traces, both directions; install it before or after [`init`]; sea-orm's, sqlx's and fred's own spans are filtered out by default ([`tracing_bridge::BridgeFilter`]) |
 //! | `otlp-logs` | no | [`export::otlp_log_exporter`]: an OTLP log exporter built from the same [`Config`] as the span exporter (endpoint with `/v1/logs` or `logs_endpoint`, protocol, headers, TLS `certificate`, timeout, compression); trace-log's `otlp-logs` uses it |
-//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions |
+//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions, per thread (parallel tests, no lock) or process-wide |
 //!
 //! ## Supported Rust versions
 //!
