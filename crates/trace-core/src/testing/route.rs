@@ -135,14 +135,28 @@ pub(crate) fn route_for(parent: &Context) -> Option<Route> {
 #[inline]
 pub(crate) fn routed_here() -> bool {
     INSTALLED.load(Ordering::Relaxed)
-        && (this_thread().is_some() || Context::map_current(|cx| marked(cx).is_some()))
+        && (thread_has_route() || Context::map_current(|cx| live_marker(cx).is_some()))
+}
+
+fn live_marker(cx: &Context) -> Option<&Route> {
+    match cx.get::<Marker>() {
+        Some(Marker(route)) if route.is_live() => Some(route),
+        _ => None,
+    }
 }
 
 fn marked(cx: &Context) -> Option<Route> {
-    match cx.get::<Marker>() {
-        Some(Marker(route)) if route.is_live() => Some(route.clone()),
-        _ => None,
-    }
+    live_marker(cx).cloned()
+}
+
+fn thread_has_route() -> bool {
+    ROUTES
+        .try_with(|routes| {
+            routes
+                .try_borrow()
+                .is_ok_and(|routes| routes.iter().any(Route::is_live))
+        })
+        .unwrap_or(false)
 }
 
 fn this_thread() -> Option<Route> {
