@@ -6,6 +6,10 @@
 //! - **provider**: [`init`](crate::init) or [`set_provider`] handed trace-core an
 //!   `SdkTracerProvider`, whose concrete tracer is used (no boxing, cached per thread);
 //! - **disabled**: configuration turned tracing off; spans are no-ops.
+//!
+//! With the `testing` feature only, a per-thread `SpanCapture` overrides all three for
+//! the spans it routes (`testing/route.rs`); without the feature those checks are not
+//! compiled at all.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -121,6 +125,44 @@ pub(crate) fn use_global() {
     forget_provider();
 }
 
+/// The process-wide state, as a process-wide `SpanCapture` found it.
+#[cfg(feature = "testing")]
+pub(crate) struct Saved {
+    mode: u8,
+    provider: Option<(SdkTracerProvider, Option<KnownSampler>)>,
+}
+
+#[cfg(feature = "testing")]
+impl std::fmt::Debug for Saved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Saved")
+            .field("mode", &self.mode)
+            .field("provider", &self.provider.is_some())
+            .finish()
+    }
+}
+
+/// The process-wide state now, for [`restore`].
+#[cfg(feature = "testing")]
+pub(crate) fn save() -> Saved {
+    let provider = PROVIDER_SET
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    Saved {
+        mode: MODE.load(Ordering::Acquire),
+        provider,
+    }
+}
+
+/// Puts back the process-wide state [`save`] returned.
+#[cfg(feature = "testing")]
+pub(crate) fn restore(saved: Saved) {
+    *PROVIDER_SET.write().unwrap_or_else(PoisonError::into_inner) = saved.provider;
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+    MODE.store(saved.mode, Ordering::Release);
+}
+
 fn forget_provider() {
     *PROVIDER_SET.write().unwrap_or_else(PoisonError::into_inner) = None;
     GENERATION.fetch_add(1, Ordering::AcqRel);
@@ -131,7 +173,23 @@ fn forget_provider() {
 /// it first, so a disabled service pays one atomic load per operation.
 #[inline]
 pub fn is_enabled() -> bool {
-    MODE.load(Ordering::Relaxed) != DISABLED
+    MODE.load(Ordering::Relaxed) != DISABLED || routed_to_capture()
+}
+
+/// Whether a per-thread test capture takes the spans started here (feature `testing`):
+/// they are recorded whatever the process-wide state.
+#[cfg(feature = "testing")]
+#[inline]
+fn routed_to_capture() -> bool {
+    crate::testing::route::routed_here()
+}
+
+/// Without the `testing` feature there are no per-thread captures: a constant the
+/// compiler folds away, so `is_enabled` is the one atomic load.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+fn routed_to_capture() -> bool {
+    false
 }
 
 #[inline]

@@ -167,9 +167,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Tracing could not be started; nothing was installed.
+/// Tracing (or, from [`export::otlp_log_exporter`](crate::export), log export) could not
+/// be started; nothing was installed.
 #[derive(Debug)]
 pub struct InitError {
+    /// What did not start: tracing, or log export.
+    logs: bool,
     kind: InitErrorKind,
 }
 
@@ -182,11 +185,19 @@ enum InitErrorKind {
 impl InitError {
     pub(crate) fn exporter(what: &'static str, detail: impl fmt::Display) -> Self {
         Self {
+            logs: false,
             kind: InitErrorKind::Exporter {
                 what,
                 detail: detail.to_string(),
             },
         }
+    }
+
+    /// The same failure, for log export instead of tracing.
+    #[cfg_attr(not(feature = "otlp-logs"), allow(dead_code))]
+    pub(crate) fn for_logs(mut self) -> Self {
+        self.logs = true;
+        self
     }
 
     /// The configuration error behind this failure, if that was the cause.
@@ -201,6 +212,7 @@ impl InitError {
 impl From<ConfigError> for InitError {
     fn from(error: ConfigError) -> Self {
         Self {
+            logs: false,
             kind: InitErrorKind::Config(error),
         }
     }
@@ -208,10 +220,14 @@ impl From<ConfigError> for InitError {
 
 impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let started = if self.logs { "log export" } else { "tracing" };
         match &self.kind {
-            InitErrorKind::Config(error) => write!(f, "tracing not started: {error}"),
+            InitErrorKind::Config(error) => write!(f, "{started} not started: {error}"),
             InitErrorKind::Exporter { what, detail } => {
-                write!(f, "tracing not started: cannot build the {what}: {detail}")
+                write!(
+                    f,
+                    "{started} not started: cannot build the {what}: {detail}"
+                )
             }
         }
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::active;
@@ -19,6 +20,7 @@ pub struct TracingGuard {
     pub(crate) counters: Arc<Counters>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) summary: String,
+    pub(crate) resource: Option<Resource>,
 }
 
 impl TracingGuard {
@@ -27,6 +29,14 @@ impl TracingGuard {
     /// set up if you want it in your own log format.
     pub fn summary(&self) -> &str {
         &self.summary
+    }
+
+    /// The resource `init` gave the spans, resource detectors included (`None` when
+    /// tracing was disabled by configuration): hand it to other signals of the process,
+    /// such as trace-log's OTLP log records, so they describe the service exactly as the
+    /// traces do. Without detectors it equals [`resource`](crate::resource)`(&config)`.
+    pub fn resource(&self) -> Option<&Resource> {
+        self.resource.as_ref()
     }
 
     /// Whether spans are recorded (false when tracing was disabled by configuration).

@@ -43,13 +43,14 @@
 //! |---|---|
 //! | Configuration | [`Config`], [`ConfigLoader`], [`ConfigError`]; every key in `docs/configuration.md` |
 //! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console tree; OTLP-JSON lines |
+//! | Other signals | [`resource`] (the service's resource, one `service.instance.id` per process), [`export::otlp_log_exporter`] (feature `otlp-logs`: OTLP log export with the traces' settings) |
 //! | Spans | [`ScopedTracer`], [`SpanStart`], [`TracedSpan`], [`record_error_on`] |
 //! | Failures | [`ErrorType`] (`error.type`), [`status_message`] and [`MAX_STATUS_MESSAGE_LEN`] (the status message) |
 //! | Sampling | [`Sampling`] (from configuration), [`ProbabilitySampler`] |
 //! | Context | [`in_context`], [`spawn_in_current_context`], [`spawn_in_context`], [`correlation_id`] |
 //! | Propagation | [`propagation`]: strict W3C Trace Context (Level 1 and 2) and Baggage |
 //! | Carriers | [`carrier`]: HTTP headers, case-keeping maps, environment variables for subprocesses |
-//! | Testing | [`testing::SpanCapture`] (feature `testing`) |
+//! | Testing | [`testing::SpanCapture`] (feature `testing`): per-thread captures that let tests run in parallel, or a process-wide one |
 //!
 //! ## The instrumentation contract
 //!
@@ -98,7 +99,8 @@
 //! | `otlp-http` | yes | OTLP over HTTP (protobuf and JSON) with a blocking reqwest client on the exporter thread, rustls (ring) for `https` |
 //! | `otlp-grpc` | yes | OTLP over gRPC (tonic); `init` must then run inside a Tokio runtime |
 //! | `tracing` | no | [`tracing_bridge::layer`]: `tracing` spans in the same traces, both directions; install it before or after [`init`]; sea-orm's, sqlx's and fred's own spans are filtered out by default ([`tracing_bridge::BridgeFilter`]) |
-//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions |
+//! | `otlp-logs` | no | [`export::otlp_log_exporter`]: an OTLP log exporter built from the same [`Config`] as the span exporter (endpoint with `/v1/logs` or `logs_endpoint`, protocol, headers, TLS `certificate`, timeout, compression); trace-log's `otlp-logs` uses it |
+//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions, per thread (parallel tests, no lock) or process-wide |
 //!
 //! ## Supported Rust versions
 //!
@@ -138,6 +140,7 @@ pub use export::ExportReport;
 pub use failure::{ErrorType, MAX_STATUS_MESSAGE_LEN, status_message};
 pub use guard::TracingGuard;
 pub use lifecycle::{TracingBuilder, init};
+pub use resource::resource;
 pub use sampling::{ProbabilitySampler, Sampling};
 pub use span_start::SpanStart;
 pub use traced_span::{TracedSpan, record_error_on};

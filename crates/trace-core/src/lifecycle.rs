@@ -178,6 +178,7 @@ impl<'a> TracingBuilder<'a> {
                 counters: Arc::new(Counters::default()),
                 shutdown_timeout,
                 summary: summary.to_owned(),
+                resource: None,
             });
         }
         let (sampler, sampler_name, rule) = match self.sampler {
@@ -200,9 +201,10 @@ impl<'a> TracingBuilder<'a> {
             .filter(|_| !self.open_settings)
             .map(|rule| KnownSampler::new(rule, sampler.clone(), Arc::clone(&ids)));
         let counters = Arc::new(Counters::default());
+        let resource = resource::build(config, &self.detectors);
         let mut builder = SdkTracerProvider::builder()
             .with_sampler(sampler)
-            .with_resource(resource::build(config, &self.detectors));
+            .with_resource(resource.clone());
         let mut destinations = Vec::new();
         for kind in dedup(&config.exporters) {
             match kind {
@@ -278,6 +280,7 @@ impl<'a> TracingBuilder<'a> {
             counters,
             shutdown_timeout,
             summary,
+            resource: Some(resource),
         })
     }
 }

@@ -1,6 +1,7 @@
-//! The resource that describes this service on every exported span.
+//! The resource that describes this service on every exported span (and log record).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use opentelemetry::{Key, KeyValue};
 use opentelemetry_sdk::Resource;
@@ -12,6 +13,39 @@ use opentelemetry_semantic_conventions::resource::{
 };
 
 use crate::Config;
+
+/// The resource [`init`](crate::init) gives the spans of `config`, for other signals of
+/// the same process (trace-log's OTLP log records, metrics of your own) to describe the
+/// service exactly as the traces do.
+///
+/// It holds the `telemetry.sdk.*` attributes, then `resource_attributes` (including
+/// `OTEL_RESOURCE_ATTRIBUTES`), then the explicit keys `service_name`,
+/// `service_version`, `service_namespace`, `service_instance_id` and `environment` on
+/// top. When none of these sets `service.name`, it is `unknown_service:<executable>`.
+/// When none sets `service.instance.id`, it is a random UUID v4 chosen once per
+/// process: every call, and every `init`, in one process gives the same one, so spans
+/// and log records of one process carry the same `service.instance.id`.
+///
+/// Resource detectors added with
+/// [`TracingBuilder::with_resource_detector`](crate::TracingBuilder::with_resource_detector)
+/// are not run here; [`TracingGuard::resource`](crate::TracingGuard::resource) is the
+/// resource `init` built, detectors included.
+///
+/// ```
+/// use opentelemetry::Key;
+///
+/// let config = trace_core::Config {
+///     service_name: Some("checkout".into()),
+///     ..Default::default()
+/// };
+/// let resource = trace_core::resource(&config);
+/// assert_eq!(resource.get(&Key::new("service.name")).unwrap().as_str(), "checkout");
+/// let instance = Key::new("service.instance.id");
+/// assert_eq!(resource.get(&instance), trace_core::resource(&config).get(&instance));
+/// ```
+pub fn resource(config: &Config) -> Resource {
+    build(config, &[])
+}
 
 /// Builds the resource: the `telemetry.sdk.*` attributes, then what `detectors` find,
 /// then `resource_attributes` (incl. `OTEL_RESOURCE_ATTRIBUTES`) and the explicit
@@ -44,7 +78,7 @@ pub(crate) fn build(config: &Config, detectors: &[Box<dyn ResourceDetector>]) ->
     if !detected_has(SERVICE_INSTANCE_ID) {
         attributes
             .entry(SERVICE_INSTANCE_ID.to_owned())
-            .or_insert_with(random_instance_id);
+            .or_insert_with(|| process_instance_id().to_owned());
     }
     let mut builder = Resource::builder_empty().with_attributes(
         detected
@@ -72,6 +106,13 @@ fn default_service_name() -> String {
         Some(name) => format!("unknown_service:{name}"),
         None => "unknown_service".to_owned(),
     }
+}
+
+/// This process's default `service.instance.id`: one random id for every resource
+/// built in the process, so all its signals agree.
+fn process_instance_id() -> &'static str {
+    static INSTANCE_ID: OnceLock<String> = OnceLock::new();
+    INSTANCE_ID.get_or_init(random_instance_id)
 }
 
 /// A random version-4 UUID, the recommended form of `service.instance.id`.

@@ -85,6 +85,11 @@ impl ScopedTracer {
         kind: SpanKind,
         build: impl FnOnce() -> SpanStart,
     ) -> TracedSpan {
+        // Per-thread test captures (feature `testing` only: not compiled otherwise).
+        #[cfg(feature = "testing")]
+        if let Some(route) = crate::testing::route::route_for(parent) {
+            return route.start(self.scope, parent, kind, build);
+        }
         match active::target() {
             Target::Disabled => TracedSpan::disabled(),
             // The span is wrapped where the SDK returns it: a bare SDK span is a few

@@ -227,6 +227,15 @@ impl otel::Tracer for BridgeTracer {
     type Span = BridgeSpan;
 
     fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> BridgeSpan {
+        // Per-thread test captures (feature `testing` only: not compiled otherwise).
+        #[cfg(feature = "testing")]
+        let builder = match crate::testing::route::route_for(parent_cx) {
+            Some(route) => {
+                let span = route.start_bridged(SCOPE, builder, parent_cx);
+                return bridge_span(Some(Inner::Sdk(span)), parent_cx);
+            }
+            None => builder,
+        };
         let span = match active::target() {
             Target::Disabled => None,
             Target::Provider => active::with_tracer(SCOPE, |tracer, _known| {
@@ -238,17 +247,22 @@ impl otel::Tracer for BridgeTracer {
                     .build_with_context(builder, parent_cx),
             )),
         };
-        match span {
-            Some(span) if span.is_recording() => BridgeSpan(span),
-            // Dropped by the sampler: its span context is all that is left to keep.
-            Some(span) => BridgeSpan(Inner::NotRecording(not_recording_span_context(
-                parent_cx,
-                span.span_context(),
-            ))),
-            // Disabled, or the provider was removed since the state was read: the
-            // parent's span context is passed on.
-            None => BridgeSpan(Inner::NotRecording(parent_cx.span().span_context().clone())),
-        }
+        bridge_span(span, parent_cx)
+    }
+}
+
+/// The bridge's span for what the provider made of it (`None`: no provider).
+fn bridge_span(span: Option<Inner>, parent_cx: &Context) -> BridgeSpan {
+    match span {
+        Some(span) if span.is_recording() => BridgeSpan(span),
+        // Dropped by the sampler: its span context is all that is left to keep.
+        Some(span) => BridgeSpan(Inner::NotRecording(not_recording_span_context(
+            parent_cx,
+            span.span_context(),
+        ))),
+        // Disabled, or the provider was removed since the state was read: the
+        // parent's span context is passed on.
+        None => BridgeSpan(Inner::NotRecording(parent_cx.span().span_context().clone())),
     }
 }
 

@@ -119,6 +119,67 @@ fn every_standard_otel_variable_is_read() {
 }
 
 #[test]
+fn the_logs_endpoint_follows_the_traces_rules_with_its_own_path_and_key() {
+    let config = |endpoint: Option<&str>, logs: Option<&str>, protocol| Config {
+        endpoint: endpoint.map(str::to_owned),
+        logs_endpoint: logs.map(str::to_owned),
+        protocol,
+        insecure: true,
+        ..Config::default()
+    };
+    for (endpoint, logs, protocol, resolved) in [
+        (
+            None,
+            None,
+            Protocol::HttpProtobuf,
+            "http://localhost:4318/v1/logs",
+        ),
+        (None, None, Protocol::Grpc, "http://localhost:4317"),
+        (
+            Some("http://c:4318/"),
+            None,
+            Protocol::HttpJson,
+            "http://c:4318/v1/logs",
+        ),
+        (
+            Some("c:4318"),
+            None,
+            Protocol::HttpProtobuf,
+            "http://c:4318/v1/logs",
+        ),
+        (Some("http://c:4317"), None, Protocol::Grpc, "http://c:4317"),
+        (
+            Some("http://c:4318"),
+            Some("http://l:9/in"),
+            Protocol::HttpProtobuf,
+            "http://l:9/in",
+        ),
+    ] {
+        let config = config(endpoint, logs, protocol);
+        assert_eq!(config.resolved_logs_endpoint(), resolved, "{config:?}");
+        assert!(config.validate().is_ok());
+    }
+    let config = ConfigLoader::new()
+        .env_vars([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "http://logs:4318/v1/logs",
+            ),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(config.resolved_logs_endpoint(), "http://logs:4318/v1/logs");
+    assert_eq!(config.resolved_traces_endpoint(), "http://c:4318/v1/traces");
+    assert_eq!(
+        load_error(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http//logs:4318")]),
+        "invalid tracing config: `logs_endpoint` = http//logs:4318 (from environment \
+         variable OTEL_EXPORTER_OTLP_LOGS_ENDPOINT): an http:// or https:// URL with a host, \
+         such as http://localhost:4318; did you mean http://logs:4318?"
+    );
+}
+
+#[test]
 fn toml_files_and_file_sections_are_supported() {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     file.write_all(b"[server]\nport = 8080\n\n[tracing]\nservice_name = \"toml-svc\"\nexporters = [\"console\"]\n")
@@ -445,7 +506,7 @@ fn a_misspelt_variable_is_warned_about_once_with_the_name_meant() {
         ("OTEL_EXPORTER_OTLP_ENDPIONT", "http://collector:4318"),
         ("APP_TRACNG_SAMPLE_RATE", "0.25"),
         // Other OpenTelemetry components' variables are left alone.
-        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
         ("OTEL_LOGS_EXPORTER", "otlp"),
         ("OTEL_BLRP_SCHEDULE_DELAY", "1000"),
     ];
@@ -469,7 +530,7 @@ fn a_misspelt_variable_is_warned_about_once_with_the_name_meant() {
 
 const KNOWN_KEYS: &str = "`enabled`, `service_name`, `service_version`, `service_namespace`, \
     `service_instance_id`, `environment`, `resource_attributes`, `exporters`, `endpoint`, \
-    `traces_endpoint`, `protocol`, `headers`, `compression`, `insecure`, `certificate`, \
+    `traces_endpoint`, `logs_endpoint`, `protocol`, `headers`, `compression`, `insecure`, `certificate`, \
     `timeout_ms`, `sampler`, `sample_rate`, `propagators`, `batch`, `json_file_path`, \
     `shutdown_timeout_ms`";
 

@@ -213,14 +213,15 @@ async fn instrumented_futures_nest_across_await_points() {
 
 #[test]
 fn a_new_provider_is_picked_up_by_tracers_that_already_started_spans() {
-    let first = SpanCapture::install();
+    // Process-wide: trace-core's own provider, cached per thread, is what changes.
+    let first = SpanCapture::install_process_wide();
     TRACER
         .start(SpanKind::Internal, || SpanStart::new("first"))
         .end();
     assert_eq!(first.find_all("first").len(), 1);
     drop(first);
 
-    let second = SpanCapture::install();
+    let second = SpanCapture::install_process_wide();
     TRACER
         .start(SpanKind::Internal, || SpanStart::new("second"))
         .end();

@@ -7,7 +7,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, TraceContextExt as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
 use trace_core::config::ExporterKind;
-use trace_core::testing::{CapturedSpan, SpanCapture};
+use trace_core::testing::CapturedSpan;
 use trace_core::tracing_bridge::{self, BridgeFilter};
 use trace_core::{Config, ScopedTracer, SpanStart, TracingBuilder, TracingGuard};
 use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt as _};
@@ -155,7 +155,7 @@ fn a_provider_handed_over_is_used_with_its_sampler() {
 fn without_a_provider_of_its_own_the_bridge_uses_the_global_one() {
     let _turn = turn();
     // Back to the start state: trace-core has no provider of its own.
-    drop(SpanCapture::install());
+    trace_core::testing::reset();
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())

@@ -91,7 +91,7 @@
 //! | Feature | Default | What it adds |
 //! |---|---|---|
 //! | `tracing` | no | [`TracingSpanLookup`]: ids of `tracing` spans that are not the active context (explicit parents, no context activation) |
-//! | `otlp-logs` | no | `otlp` module: log records exported over OTLP through the OpenTelemetry logs bridge, with the same trace ids |
+//! | `otlp-logs` | no | `otlp` module: log records exported over OTLP through the OpenTelemetry logs bridge, with the same trace ids, by trace-core's exporter (same endpoint rules, headers, TLS `certificate`, timeout, compression) and with its resource (same `service.instance.id` as the spans) |
 //!
 //! ## Supported Rust versions
 //!

@@ -6,6 +6,7 @@ mod support;
 
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+use support::receiver::Receiver;
 use support::{Output, assert_ids_of, assert_no_ids};
 use trace_core::testing::{CapturedSpan, SpanCapture};
 use trace_core::{ScopedTracer, SpanStart};
@@ -98,99 +99,16 @@ fn a_provider_from_config_builds_for_http() {
     let _ = provider.shutdown();
 }
 
-/// A running `tests/support/otlp_logs_sink.py`; it exits when its stdin closes on drop.
-struct LogsReceiver {
-    _child: std::process::Child,
-    port: u16,
-    out: std::path::PathBuf,
-}
-
-impl LogsReceiver {
-    /// `None` (after saying why) when the tests were not run through `cargo xtask test`;
-    /// under `CI=true` a missing receiver is a failure.
-    fn start() -> Option<Self> {
-        use std::io::BufRead as _;
-        use std::process::{Command, Stdio};
-
-        const PYTHON_ENV: &str = "TRACE_RS_OTLP_SINK_PYTHON";
-        let Some(python) = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty()) else {
-            let why = format!("{PYTHON_ENV} is not set: run the tests with `cargo xtask test`");
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-            eprintln!("skipping the OTLP receiver test: {why}");
-            return None;
-        };
-        let out =
-            std::env::temp_dir().join(format!("trace-log-otlp-logs-{}.jsonl", std::process::id()));
-        let _ = std::fs::remove_file(&out);
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/otlp_logs_sink.py"
-        );
-        let mut child = Command::new(python)
-            .arg(script)
-            .arg("--out")
-            .arg(&out)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the OTLP logs receiver");
-        let mut ready = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        let port = ready
-            .trim()
-            .strip_prefix("READY grpc=")
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("the receiver did not get ready: {ready:?}"));
-        Some(Self {
-            _child: child,
-            port,
-            out,
-        })
-    }
-
-    /// Every log record received so far, with its resource's `service.name`.
-    fn records(&self) -> Vec<(String, serde_json::Value)> {
-        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-        let mut records = Vec::new();
-        for request in text.lines() {
-            let request: serde_json::Value = serde_json::from_str(request).unwrap();
-            for resource_logs in request["resourceLogs"].as_array().into_iter().flatten() {
-                let service = resource_logs["resource"]["attributes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|kv| kv["key"] == "service.name")
-                    .map(|kv| kv["value"]["stringValue"].as_str().unwrap_or("").to_owned())
-                    .unwrap_or_default();
-                for scope_logs in resource_logs["scopeLogs"].as_array().into_iter().flatten() {
-                    for record in scope_logs["logRecords"].as_array().into_iter().flatten() {
-                        records.push((service.clone(), record.clone()));
-                    }
-                }
-            }
-        }
-        records
-    }
-}
-
-impl Drop for LogsReceiver {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.out);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_reach_a_real_otlp_receiver_with_the_span_ids() {
-    let Some(receiver) = LogsReceiver::start() else {
+    let Some(receiver) = Receiver::start() else {
         return;
     };
     let capture = SpanCapture::install();
     let config = trace_core::Config {
         service_name: Some("payments".into()),
         protocol: trace_core::config::Protocol::Grpc,
-        endpoint: Some(format!("http://127.0.0.1:{}", receiver.port)),
+        endpoint: Some(format!("http://127.0.0.1:{}", receiver.grpc_port)),
         ..trace_core::Config::default()
     };
     let provider = trace_log::otlp::logger_provider(&config).expect("OTLP/gRPC log exporter");

@@ -149,7 +149,8 @@ async fn pick_up(stored: String, continuation: Continuation) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_job_picked_up_elsewhere_continues_the_trace() {
-    let capture = SpanCapture::install();
+    // Picked up on a worker thread from a stored handle (a remote parent): process-wide.
+    let capture = SpanCapture::install_process_wide();
     let (request, stored) = enqueue_in_request();
     assert!(stored.starts_with(r#"{"traceparent":"00-"#), "{stored}");
     pick_up(stored, Continuation::Parent).await;
@@ -166,7 +167,8 @@ async fn a_stored_job_picked_up_elsewhere_continues_the_trace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_job_picked_up_elsewhere_can_start_a_linked_trace() {
-    let capture = SpanCapture::install();
+    // Picked up on a worker thread from a stored handle (a remote parent): process-wide.
+    let capture = SpanCapture::install_process_wide();
     let (request, stored) = enqueue_in_request();
     pick_up(stored, Continuation::Link).await;
 

@@ -312,7 +312,8 @@ async fn step_names_name_the_pipeline_whatever_the_runs_sampling_decision() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_pipelines_keep_their_own_trees() {
     const RUNS: usize = 50;
-    let capture = SpanCapture::install();
+    // Runs start in plain `tokio::spawn`s on the workers: process-wide.
+    let capture = SpanCapture::install_process_wide();
     let mut tasks = Vec::new();
     for i in 0..RUNS {
         tasks.push(tokio::spawn(async move {
@@ -365,6 +366,8 @@ async fn concurrent_pipelines_keep_their_own_trees() {
 async fn with_tracing_disabled_the_work_keeps_the_callers_baggage() {
     use opentelemetry::baggage::BaggageExt as _;
 
+    // Disables tracing process-wide: not under a process-wide capture of another test.
+    let _state = trace_core::testing::ProcessWide::lock();
     let guard = trace_core::init(&trace_core::Config {
         enabled: false,
         ..Default::default()

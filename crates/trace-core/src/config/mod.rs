@@ -58,6 +58,9 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// Full OTLP traces endpoint, used as is; wins over `endpoint`.
     pub traces_endpoint: Option<String>,
+    /// Full OTLP logs endpoint, used as is; wins over `endpoint`. Only log export
+    /// (trace-log's `otlp-logs`, [`export::otlp_log_exporter`](crate::export)) reads it.
+    pub logs_endpoint: Option<String>,
     /// OTLP transport and encoding.
     pub protocol: Protocol,
     /// Headers (HTTP) or metadata (gRPC) sent with every export, e.g. API keys.
@@ -99,6 +102,7 @@ impl Default for Config {
             exporters: vec![ExporterKind::Otlp],
             endpoint: None,
             traces_endpoint: None,
+            logs_endpoint: None,
             protocol: Protocol::HttpProtobuf,
             headers: BTreeMap::new(),
             compression: Compression::None,
@@ -126,7 +130,14 @@ impl Config {
     /// The OTLP traces endpoint that an export would use, after defaults and the
     /// `/v1/traces` suffix for HTTP.
     pub fn resolved_traces_endpoint(&self) -> String {
-        validate::resolved_traces_endpoint(self)
+        validate::resolved_endpoint(self, &self.traces_endpoint, "/v1/traces")
+    }
+
+    /// The OTLP logs endpoint that a log export would use: `logs_endpoint` as is, else
+    /// `endpoint` with `/v1/logs` appended for HTTP (as is for gRPC), else the default
+    /// (`http://localhost:4318/v1/logs`, or `http://localhost:4317` for gRPC).
+    pub fn resolved_logs_endpoint(&self) -> String {
+        validate::resolved_endpoint(self, &self.logs_endpoint, "/v1/logs")
     }
 
     /// Checks the values that serde alone cannot (ranges, URLs, header syntax).

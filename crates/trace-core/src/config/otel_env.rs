@@ -27,6 +27,11 @@ const PLAIN_VARS: &[(&str, &str, Kind)] = &[
         "traces_endpoint",
         Kind::Text,
     ),
+    (
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "logs_endpoint",
+        Kind::Text,
+    ),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "protocol", Kind::Text),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "protocol", Kind::Text),
     ("OTEL_EXPORTER_OTLP_HEADERS", "headers", Kind::Pairs),

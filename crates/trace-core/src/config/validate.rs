@@ -20,6 +20,7 @@ pub(super) fn validate(config: &Config, source_of: SourceOf<'_>) -> Result<(), C
     for (key, endpoint) in [
         ("endpoint", &config.endpoint),
         ("traces_endpoint", &config.traces_endpoint),
+        ("logs_endpoint", &config.logs_endpoint),
     ] {
         if let Some(endpoint) = endpoint
             && let Err(problem) = normalize_endpoint(endpoint, config.insecure)
@@ -179,18 +180,24 @@ fn mistyped_scheme(endpoint: &str) -> Option<Option<String>> {
     Some(has_host.then(|| format!("{scheme}://{host}")))
 }
 
-pub(super) fn resolved_traces_endpoint(config: &Config) -> String {
+/// The endpoint of one signal: its own key (`signal_endpoint`) as is, else `endpoint`
+/// plus `path` for HTTP (as is for gRPC), else the default.
+pub(super) fn resolved_endpoint(
+    config: &Config,
+    signal_endpoint: &Option<String>,
+    path: &str,
+) -> String {
     let normalize = |endpoint: &str| {
         normalize_endpoint(endpoint, config.insecure).unwrap_or_else(|_| endpoint.to_owned())
     };
-    if let Some(endpoint) = &config.traces_endpoint {
+    if let Some(endpoint) = signal_endpoint {
         return normalize(endpoint);
     }
     match (&config.endpoint, config.protocol) {
         (Some(base), Protocol::Grpc) => normalize(base),
-        (Some(base), _) => format!("{}/v1/traces", normalize(base).trim_end_matches('/')),
+        (Some(base), _) => format!("{}{path}", normalize(base).trim_end_matches('/')),
         (None, Protocol::Grpc) => "http://localhost:4317".to_owned(),
-        (None, _) => "http://localhost:4318/v1/traces".to_owned(),
+        (None, _) => format!("http://localhost:4318{path}"),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Span exporters: OTLP to a collector, and local ones that need no collector.
+//! Span exporters: OTLP to a collector, and local ones that need no collector; and
+//! (feature `otlp-logs`) the OTLP log exporter with the span exporter's settings.
 
 mod console;
 mod counting;
@@ -10,3 +11,5 @@ pub use counting::ExportReport;
 pub(crate) use counting::{Counters, CountingExporter, CountingProcessor};
 pub use json_lines::JsonLinesExporter;
 pub(crate) use otlp::build_otlp_exporter;
+#[cfg(feature = "otlp-logs")]
+pub use otlp::{OtlpLogExporter, otlp_log_exporter};

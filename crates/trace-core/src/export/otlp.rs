@@ -1,10 +1,19 @@
-//! The OTLP exporter, built from [`Config`] with every value set explicitly so the
+//! The OTLP exporters, built from [`Config`] with every value set explicitly so an
 //! exporter never re-reads the environment behind trace-core's back, and wrapped so a
 //! failed export says why (connection refused, timed out, TLS, HTTP status).
+//!
+//! Spans and (feature `otlp-logs`) log records share one set of rules: endpoint,
+//! protocol, headers, TLS `certificate`, timeout and compression come from the same
+//! keys, applied by the same code; only the signal's endpoint path differs.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(all(
+    feature = "otlp-logs",
+    any(feature = "otlp-http", feature = "otlp-grpc")
+))]
+use opentelemetry_otlp::LogExporter;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 use opentelemetry_otlp::SpanExporter;
 use opentelemetry_sdk::Resource;
@@ -14,26 +23,108 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::config::{Config, Protocol};
 use crate::error::InitError;
 
+#[cfg(all(
+    feature = "otlp-logs",
+    not(any(feature = "otlp-http", feature = "otlp-grpc"))
+))]
+use unavailable::NoOtlpExporter as LogExporter;
 #[cfg(not(any(feature = "otlp-http", feature = "otlp-grpc")))]
 use unavailable::NoOtlpExporter as SpanExporter;
 
+/// What one OTLP exporter sends where, resolved from [`Config`].
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
+struct Settings<'a> {
+    config: &'a Config,
+    /// `span` or `log`, in messages.
+    signal: &'static str,
+    endpoint: String,
+    timeout: Duration,
+    last_failure: LastFailure,
+}
+
 /// Builds the OTLP span exporter for `config`.
 pub(crate) fn build_otlp_exporter(config: &Config) -> Result<OtlpExporter, InitError> {
-    let endpoint = config.resolved_traces_endpoint();
-    // `batch.export_timeout_ms` caps the per-request timeout, as OTEL_BSP_EXPORT_TIMEOUT does.
-    let timeout = Duration::from_millis(config.timeout_ms.min(config.batch.export_timeout_ms));
-    let last_failure = LastFailure::default();
+    let settings = Settings {
+        config,
+        signal: "span",
+        endpoint: config.resolved_traces_endpoint(),
+        // `batch.export_timeout_ms` caps the per-request timeout, as OTEL_BSP_EXPORT_TIMEOUT does.
+        timeout: Duration::from_millis(config.timeout_ms.min(config.batch.export_timeout_ms)),
+        last_failure: LastFailure::default(),
+    };
     let inner = match config.protocol {
-        Protocol::HttpProtobuf | Protocol::HttpJson => {
-            http(config, endpoint, timeout, last_failure.clone())?
-        }
-        Protocol::Grpc => grpc(config, endpoint, timeout)?,
+        Protocol::HttpProtobuf | Protocol::HttpJson => http_spans(&settings)?,
+        Protocol::Grpc => grpc_spans(&settings)?,
     };
     Ok(OtlpExporter {
         inner,
-        timeout,
-        last_failure,
+        timeout: settings.timeout,
+        last_failure: settings.last_failure,
     })
+}
+
+/// An OTLP log exporter with the settings of trace-core's span exporter, for log
+/// records of the same service (trace-log's feature `otlp-logs` builds its logger
+/// provider with it).
+///
+/// Built from `config` by the same code and rules as the span exporter:
+/// - endpoint: `logs_endpoint` (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`) as is, else
+///   `endpoint` with `/v1/logs` appended for HTTP (as is for gRPC), else
+///   `http://localhost:4318/v1/logs` (`http://localhost:4317` for gRPC); a bare
+///   `host:port` gets its scheme from `insecure`
+///   ([`Config::resolved_logs_endpoint`]);
+/// - `protocol`, `headers`, `compression`;
+/// - TLS: `certificate` adds a private CA, read here as `init` reads it for spans (a
+///   file that cannot be read or is not PEM is an error naming the key);
+/// - `timeout_ms` per request (`batch.*` are span settings and do not apply).
+///
+/// `config` is validated first, as by `init`; errors read `log export not started:
+/// ...`. A failed export names its cause (connection refused, timed out, TLS, HTTP or
+/// gRPC status) as the span exporter's do. With `protocol: grpc` this must run inside
+/// a Tokio runtime.
+///
+/// ```
+/// use opentelemetry_sdk::logs::SdkLoggerProvider;
+///
+/// let config = trace_core::Config {
+///     service_name: Some("checkout".into()),
+///     endpoint: Some("http://localhost:4318".into()),
+///     ..Default::default()
+/// };
+/// let exporter = trace_core::export::otlp_log_exporter(&config).expect("valid config");
+/// let logs = SdkLoggerProvider::builder()
+///     .with_resource(trace_core::resource(&config)) // the traces' resource
+///     .with_batch_exporter(exporter)
+///     .build();
+/// # drop(logs);
+/// ```
+#[cfg(feature = "otlp-logs")]
+pub fn otlp_log_exporter(config: &Config) -> Result<OtlpLogExporter, InitError> {
+    config
+        .validate()
+        .map_err(|error| InitError::from(error).for_logs())?;
+    #[cfg(feature = "otlp-http")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = Settings {
+        config,
+        signal: "log",
+        endpoint: config.resolved_logs_endpoint(),
+        timeout: Duration::from_millis(config.timeout_ms),
+        last_failure: LastFailure::default(),
+    };
+    let inner = match config.protocol {
+        Protocol::HttpProtobuf | Protocol::HttpJson => http_logs(&settings),
+        Protocol::Grpc => grpc_logs(&settings),
+    }
+    .map_err(InitError::for_logs)?;
+    Ok(OtlpLogExporter(OtlpExporter {
+        inner,
+        timeout: settings.timeout,
+        last_failure: settings.last_failure,
+    }))
 }
 
 /// Why the last request failed, as the HTTP client saw it: opentelemetry-otlp turns
@@ -58,21 +149,20 @@ impl LastFailure {
     }
 }
 
-/// The OTLP exporter, with failures that name their cause: `connection refused`,
-/// `timed out after 500 ms`, `TLS handshake failed: ...`, `HTTP status 503 Service
-/// Unavailable`. The counting exporter around it adds the endpoint.
+/// An OTLP exporter (spans by default), with failures that name their cause:
+/// `connection refused`, `timed out after 500 ms`, `TLS handshake failed: ...`, `HTTP
+/// status 503 Service Unavailable`. The counting exporter around it adds the endpoint.
 #[derive(Debug)]
-pub(crate) struct OtlpExporter {
-    inner: SpanExporter,
+pub(crate) struct OtlpExporter<E = SpanExporter> {
+    inner: E,
     timeout: Duration,
     last_failure: LastFailure,
 }
 
-impl opentelemetry_sdk::trace::SpanExporter for OtlpExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        // Batches are exported one at a time, so the slot belongs to this export.
-        self.last_failure.take();
-        let result = self.inner.export(batch).await;
+impl<E> OtlpExporter<E> {
+    /// The result of one export, with the cause the HTTP client saw (or the exporter's
+    /// message names) in place of opentelemetry-otlp's error.
+    fn diagnose(&self, result: OTelSdkResult) -> OTelSdkResult {
         result.map_err(|error| {
             let cause = self
                 .last_failure
@@ -80,6 +170,15 @@ impl opentelemetry_sdk::trace::SpanExporter for OtlpExporter {
                 .unwrap_or_else(|| cause_from_message(&error, self.timeout));
             OTelSdkError::InternalFailure(cause)
         })
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for OtlpExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        // Batches are exported one at a time, so the slot belongs to this export.
+        self.last_failure.take();
+        let result = self.inner.export(batch).await;
+        self.diagnose(result)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -92,6 +191,40 @@ impl opentelemetry_sdk::trace::SpanExporter for OtlpExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+/// The OTLP log exporter [`otlp_log_exporter`] builds: opentelemetry-otlp's, with
+/// failures that name their cause as the span exporter's do. Hand it to an
+/// `SdkLoggerProvider` (`with_batch_exporter`).
+#[cfg(feature = "otlp-logs")]
+#[derive(Debug)]
+pub struct OtlpLogExporter(OtlpExporter<LogExporter>);
+
+#[cfg(feature = "otlp-logs")]
+impl opentelemetry_sdk::logs::LogExporter for OtlpLogExporter {
+    async fn export(&self, batch: opentelemetry_sdk::logs::LogBatch<'_>) -> OTelSdkResult {
+        // Batches are exported one at a time, so the slot belongs to this export.
+        self.0.last_failure.take();
+        let result = self.0.inner.export(batch).await;
+        self.0.diagnose(result)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(
+        &self,
+        level: opentelemetry::logs::Severity,
+        target: &str,
+        name: Option<&str>,
+    ) -> bool {
+        self.0.inner.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.inner.set_resource(resource);
     }
 }
 
@@ -144,14 +277,15 @@ fn innermost(chain: &str) -> &str {
 }
 
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-fn read_certificate(config: &Config) -> Result<Option<Vec<u8>>, InitError> {
-    config
+fn read_certificate(settings: &Settings<'_>) -> Result<Option<Vec<u8>>, InitError> {
+    settings
+        .config
         .certificate
         .as_ref()
         .map(|path| {
             std::fs::read(path).map_err(|error| {
                 InitError::exporter(
-                    "OTLP exporter",
+                    settings.what(""),
                     format!("cannot read `certificate` file {path}: {error}"),
                 )
             })
@@ -159,42 +293,66 @@ fn read_certificate(config: &Config) -> Result<Option<Vec<u8>>, InitError> {
         .transpose()
 }
 
-#[cfg(feature = "otlp-http")]
-fn http(
-    config: &Config,
-    endpoint: String,
-    timeout: Duration,
-    last_failure: LastFailure,
-) -> Result<SpanExporter, InitError> {
-    use std::collections::HashMap;
+impl Settings<'_> {
+    /// The exporter's name in errors: `OTLP exporter`, `OTLP/HTTP exporter`, `OTLP/HTTP
+    /// client` for spans (as ever), with `log` in front of `exporter` for log records.
+    fn what(&self, transport: &str) -> &'static str {
+        match (self.signal, transport) {
+            ("span", "") => "OTLP exporter",
+            ("span", "HTTP") => "OTLP/HTTP exporter",
+            ("span", "gRPC") => "OTLP/gRPC exporter",
+            (_, "") => "OTLP log exporter",
+            (_, "HTTP") => "OTLP/HTTP log exporter",
+            _ => "OTLP/gRPC log exporter",
+        }
+    }
+}
 
-    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+/// Applies the HTTP settings to a span or log exporter builder.
+#[cfg(feature = "otlp-http")]
+fn with_http_settings<B>(builder: B, settings: &Settings<'_>) -> Result<B, InitError>
+where
+    B: opentelemetry_otlp::WithHttpConfig + opentelemetry_otlp::WithExportConfig,
+{
+    use std::collections::HashMap;
 
     use crate::config::Compression;
 
+    let config = settings.config;
     let protocol = match config.protocol {
         Protocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
         _ => opentelemetry_otlp::Protocol::HttpBinary,
     };
     let client = DiagnosingClient {
-        inner: blocking_client(timeout, read_certificate(config)?)?,
-        timeout,
-        last_failure,
+        inner: blocking_client(settings.timeout, read_certificate(settings)?)?,
+        timeout: settings.timeout,
+        last_failure: settings.last_failure.clone(),
     };
     let headers: HashMap<String, String> = config.headers.clone().into_iter().collect();
-    let mut builder = SpanExporter::builder()
-        .with_http()
+    let mut builder = builder
         .with_http_client(client)
         .with_protocol(protocol)
-        .with_endpoint(endpoint)
-        .with_timeout(timeout)
+        .with_endpoint(settings.endpoint.clone())
+        .with_timeout(settings.timeout)
         .with_headers(headers);
     if config.compression == Compression::Gzip {
         builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
     }
-    builder
+    Ok(builder)
+}
+
+#[cfg(feature = "otlp-http")]
+fn http_spans(settings: &Settings<'_>) -> Result<SpanExporter, InitError> {
+    with_http_settings(SpanExporter::builder().with_http(), settings)?
         .build()
-        .map_err(|error| InitError::exporter("OTLP/HTTP exporter", error))
+        .map_err(|error| InitError::exporter(settings.what("HTTP"), error))
+}
+
+#[cfg(all(feature = "otlp-http", feature = "otlp-logs"))]
+fn http_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
+    with_http_settings(LogExporter::builder().with_http(), settings)?
+        .build()
+        .map_err(|error| InitError::exporter(settings.what("HTTP"), error))
 }
 
 /// Builds the blocking client on its own thread: reqwest's blocking client owns a
@@ -311,25 +469,45 @@ fn http_failure_cause(
 }
 
 #[cfg(not(feature = "otlp-http"))]
-fn http(_: &Config, _: String, _: Duration, _: LastFailure) -> Result<SpanExporter, InitError> {
-    Err(InitError::exporter(
-        "OTLP/HTTP exporter",
+fn without_http(settings: &Settings<'_>) -> InitError {
+    InitError::exporter(
+        settings.what("HTTP"),
         "trace-core was built without its `otlp-http` feature",
-    ))
+    )
 }
 
-#[cfg(feature = "otlp-grpc")]
-fn grpc(config: &Config, endpoint: String, timeout: Duration) -> Result<SpanExporter, InitError> {
-    use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+#[cfg(not(feature = "otlp-http"))]
+fn http_spans(settings: &Settings<'_>) -> Result<SpanExporter, InitError> {
+    Err(without_http(settings))
+}
 
-    use crate::config::Compression;
+#[cfg(all(not(feature = "otlp-http"), feature = "otlp-logs"))]
+fn http_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
+    Err(without_http(settings))
+}
+
+/// Applies the gRPC settings to a span or log exporter builder.
+#[cfg(feature = "otlp-grpc")]
+fn with_grpc_settings<B>(builder: B, settings: &Settings<'_>) -> Result<B, InitError>
+where
+    B: opentelemetry_otlp::WithTonicConfig + opentelemetry_otlp::WithExportConfig,
+{
     use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
+    use crate::config::Compression;
+
+    let config = settings.config;
     if tokio::runtime::Handle::try_current().is_err() {
+        let call = match settings.signal {
+            "span" => "call `trace_core::init` inside one",
+            _ => "build the log exporter inside one",
+        };
         return Err(InitError::exporter(
-            "OTLP/gRPC exporter",
-            "protocol `grpc` needs a Tokio runtime: call `trace_core::init` inside one \
-             (for example in `#[tokio::main]`), or use `http/protobuf`",
+            settings.what("gRPC"),
+            format!(
+                "protocol `grpc` needs a Tokio runtime: {call} \
+                 (for example in `#[tokio::main]`), or use `http/protobuf`"
+            ),
         ));
     }
     let mut metadata = MetadataMap::new();
@@ -340,14 +518,15 @@ fn grpc(config: &Config, endpoint: String, timeout: Duration) -> Result<SpanExpo
             metadata.insert(key, value);
         }
     }
-    let mut builder = SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(endpoint.clone())
-        .with_timeout(timeout)
+    let endpoint = settings.endpoint.clone();
+    let https = endpoint.starts_with("https://");
+    let mut builder = builder
+        .with_endpoint(endpoint)
+        .with_timeout(settings.timeout)
         .with_metadata(metadata);
-    if endpoint.starts_with("https://") {
+    if https {
         let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
-        if let Some(pem) = read_certificate(config)? {
+        if let Some(pem) = read_certificate(settings)? {
             tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
         }
         builder = builder.with_tls_config(tls);
@@ -355,17 +534,39 @@ fn grpc(config: &Config, endpoint: String, timeout: Duration) -> Result<SpanExpo
     if config.compression == Compression::Gzip {
         builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
     }
-    builder
+    Ok(builder)
+}
+
+#[cfg(feature = "otlp-grpc")]
+fn grpc_spans(settings: &Settings<'_>) -> Result<SpanExporter, InitError> {
+    with_grpc_settings(SpanExporter::builder().with_tonic(), settings)?
         .build()
-        .map_err(|error| InitError::exporter("OTLP/gRPC exporter", error))
+        .map_err(|error| InitError::exporter(settings.what("gRPC"), error))
+}
+
+#[cfg(all(feature = "otlp-grpc", feature = "otlp-logs"))]
+fn grpc_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
+    with_grpc_settings(LogExporter::builder().with_tonic(), settings)?
+        .build()
+        .map_err(|error| InitError::exporter(settings.what("gRPC"), error))
 }
 
 #[cfg(not(feature = "otlp-grpc"))]
-fn grpc(_: &Config, _: String, _: Duration) -> Result<SpanExporter, InitError> {
-    Err(InitError::exporter(
-        "OTLP/gRPC exporter",
+fn without_grpc(settings: &Settings<'_>) -> InitError {
+    InitError::exporter(
+        settings.what("gRPC"),
         "trace-core was built without its `otlp-grpc` feature",
-    ))
+    )
+}
+
+#[cfg(not(feature = "otlp-grpc"))]
+fn grpc_spans(settings: &Settings<'_>) -> Result<SpanExporter, InitError> {
+    Err(without_grpc(settings))
+}
+
+#[cfg(all(not(feature = "otlp-grpc"), feature = "otlp-logs"))]
+fn grpc_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
+    Err(without_grpc(settings))
 }
 
 #[cfg(not(any(feature = "otlp-http", feature = "otlp-grpc")))]
@@ -380,6 +581,13 @@ mod unavailable {
 
     impl SpanExporter for NoOtlpExporter {
         async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            match *self {}
+        }
+    }
+
+    #[cfg(feature = "otlp-logs")]
+    impl opentelemetry_sdk::logs::LogExporter for NoOtlpExporter {
+        async fn export(&self, _batch: opentelemetry_sdk::logs::LogBatch<'_>) -> OTelSdkResult {
             match *self {}
         }
     }

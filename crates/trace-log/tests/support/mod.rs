@@ -1,6 +1,8 @@
 //! Shared test support: an in-memory `MakeWriter` and JSON line parsing.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod receiver;
+
 use std::io;
 use std::sync::{Arc, Mutex};
 
