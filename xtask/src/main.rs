@@ -8,6 +8,9 @@ mod ci;
 mod compat;
 mod deps;
 mod doctor;
+mod features;
+mod msrv;
+mod package;
 mod services;
 mod test;
 mod tidy;
@@ -27,7 +30,14 @@ Tasks:
   test    provision the real components the tests need (OTLP receiver, Redis, PostgreSQL,
           MariaDB, Python for the W3C suite), run all tests and the official W3C Trace
           Context suite; this is the README's test command
-  ci      fmt, clippy, doc, deps, tidy, test and cargo-deny, as CI runs them
+  package package every library crate as crates.io would take it and build each from
+          its .crate; prints each one's size and file count
+  features clippy each library crate with no default features, each feature alone
+          and all features
+  msrv    check the library crates with the declared rust-version's toolchain (says
+          NOT RUN when it is not installed)
+  ci      fmt, clippy, doc, deps, tidy, package, features, msrv, test and cargo-deny,
+          as CI runs them
   bench   run the benchmarks
   compat  test each crate against the oldest and newest release of its target library;
           writes docs/compatibility.md
@@ -45,6 +55,9 @@ fn main() -> ExitCode {
         "tidy" => tidy::run(&rest),
         "test" => test::run(&rest),
         "ci" => ci::run(&rest),
+        "package" => package::run(&rest),
+        "features" => features::run(&rest),
+        "msrv" => msrv::run(&rest),
         "bench" => bench::run(&rest),
         "doctor" => doctor::run(&rest),
         "compat" => compat::run(&rest),

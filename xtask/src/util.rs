@@ -27,7 +27,20 @@ pub(crate) fn project_root() -> PathBuf {
 
 /// The `cargo` that runs us (env `CARGO`), in the workspace root.
 pub(crate) fn cargo() -> Command {
-    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    workspace_command(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// `rustup run TOOLCHAIN cargo`, in the workspace root: cargo of another installed
+/// toolchain (`CARGO` is the one that runs us).
+pub(crate) fn cargo_of(toolchain: &str) -> Command {
+    let mut cmd = workspace_command("rustup".into());
+    cmd.args(["run", toolchain, "cargo"]);
+    cmd
+}
+
+/// `program` in the workspace root, without the package variables `cargo run` gave us.
+fn workspace_command(program: OsString) -> Command {
+    let mut cmd = Command::new(program);
     cmd.current_dir(project_root());
     // `cargo run` gave us xtask's package variables. Build scripts that track one (ring
     // tracks CARGO_MANIFEST_DIR and CARGO_PKG_NAME) would otherwise rebuild, with all that
@@ -162,6 +175,15 @@ pub(crate) fn crates_members(meta: &Value) -> Vec<(&str, &Value)> {
         .collect();
     found.sort_by_key(|(name, _)| *name);
     found
+}
+
+/// The library crates: members under `crates/` that may be published (`publish` is not
+/// `false`), as (name, package) pairs sorted by name.
+pub(crate) fn library_crates(meta: &Value) -> Vec<(&str, &Value)> {
+    crates_members(meta)
+        .into_iter()
+        .filter(|(_, p)| p["publish"] != serde_json::json!([]))
+        .collect()
 }
 
 /// Polls `check` every 100 ms until it returns true or `timeout` passes.

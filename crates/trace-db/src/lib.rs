@@ -143,14 +143,11 @@
 //! sea-orm's own default features stay off; enable what your entities need (`macros`,
 //! `with-chrono`, ...) in your own sea-orm dependency.
 //!
-//! ## Supported versions
-//!
-//! sea-orm 2.0.0 to 2.0.4 (`package.metadata.trace-rs.compat`).
-//!
 //! ## Supported Rust versions
 //!
-//! The minimum supported Rust version is 1.94 (the workspace's `rust-version`, set by
-//! sea-orm 2.0). CI builds with the current stable toolchain.
+//! The minimum supported Rust version is 1.94 (the declared `rust-version`, set by
+//! sea-orm 2.0). CI builds with the current stable toolchain; `cargo xtask msrv` builds
+//! with 1.94. Target library: sea-orm 2.0.0 to 2.0.4.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod connection;

@@ -135,16 +135,13 @@
 //! Other fred features can be enabled on fred directly; every command they add is
 //! covered the same way.
 //!
-//! ## Supported versions
-//!
-//! fred 10.0.1 to 10.1 (the `fred.command` span and its `client.id`, `cmd.name` and
-//! `cmd.res` fields are what this crate reads; they are the same across 10.x). 10.0.0
-//! works too, but its commands issued during an outage hang after the reconnect, a fred
-//! bug fixed in 10.0.1.
-//!
 //! ## Supported Rust versions
 //!
-//! The minimum supported Rust version is 1.94 (the workspace's `rust-version`).
+//! The minimum supported Rust version is 1.94 (the declared `rust-version`). Target
+//! library: fred 10.0.1 to 10.1 (the `fred.command` span and its `client.id`,
+//! `cmd.name` and `cmd.res` fields are what this crate reads; they are the same across
+//! 10.x). 10.0.0 works too, but its commands issued during an outage hang after the
+//! reconnect, a fred bug fixed in 10.0.1.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
