@@ -98,7 +98,7 @@
 //! | `otlp-http` | yes | OTLP over HTTP (protobuf and JSON) with a blocking reqwest client on the exporter thread, rustls (ring) for `https` |
 //! | `otlp-grpc` | yes | OTLP over gRPC (tonic); `init` must then run inside a Tokio runtime |
 //! | `tracing` | no | [`tracing_bridge::layer`]: `tracing` spans in the same traces, both directions; install it before or after [`init`]; sea-orm's, sqlx's and fred's own spans are filtered out by default ([`tracing_bridge::BridgeFilter`]) |
-//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions |
+//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions; with `otlp-http` or `otlp-grpc`, `testing::OtlpTraceEncoder`: the OTLP protobuf encoder, for tests and benchmarks |
 //!
 //! ## Supported Rust versions
 //!

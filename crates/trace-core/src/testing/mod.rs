@@ -1,4 +1,6 @@
-//! In-memory span capture for tests (feature `testing`).
+//! In-memory span capture for tests (feature `testing`), and trace-core's OTLP encoder
+//! for tests and benchmarks that check or measure it (`OtlpTraceEncoder`, with
+//! `otlp-http` or `otlp-grpc` too).
 //!
 //! ```
 //! use opentelemetry::trace::SpanKind;
@@ -17,6 +19,8 @@
 //! capture.find("SELECT users").assert_child_of(&capture.find("GET /users/{id}"));
 //! ```
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+mod otlp;
 mod span;
 
 use std::sync::{Mutex, MutexGuard};
@@ -26,6 +30,8 @@ use opentelemetry_sdk::trace::{
     InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SimpleSpanProcessor, SpanData,
 };
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub use otlp::{OtlpTraceEncoder, grpc_message_prefix};
 pub use span::CapturedSpan;
 
 use crate::active;
