@@ -8,8 +8,10 @@
 //! encode from it: fields in field-number order, proto3 defaults left out.
 //!
 //! A nested message's length comes before its bytes, so [`TraceRequestEncoder::encode`]
-//! makes two passes over the batch: the size pass records every nested message's length
-//! in pre-order, and the write pass takes them back in the same order as it writes.
+//! makes two passes over the batch: the size pass records the nested messages' lengths
+//! in pre-order, and the write pass takes them back in the same order as it writes
+//! (a scalar attribute's or a status's length it computes again: cheaper than a
+//! record).
 
 mod gzip;
 mod scopes;
@@ -65,7 +67,7 @@ mod scope {
 pub(crate) struct TraceRequestEncoder {
     /// The encoded request.
     buf: Vec<u8>,
-    /// Every nested message's length, in pre-order.
+    /// Nested messages' lengths, in pre-order.
     lengths: Vec<usize>,
     groups: ScopeGroups,
 }

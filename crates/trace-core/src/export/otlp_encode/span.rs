@@ -8,7 +8,9 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, T
 use opentelemetry_sdk::trace::SpanData;
 
 use super::values::{attributes_len, write_attributes};
-use super::wire::{Sizer, Tag, Writer, bytes_len, fixed32_len, fixed64_len, varint_len};
+use super::wire::{
+    Sizer, Tag, Writer, bytes_len, bytes_member_len, fixed32_len, fixed64_len, varint_len,
+};
 
 /// Fields of `Span`.
 mod field {
@@ -90,7 +92,7 @@ pub(super) fn span_len(s: &mut Sizer<'_>, span: &SpanData) -> usize {
         len += s.message(field::LINKS, |s| link_len(s, link));
     }
     len += varint_len(field::DROPPED_LINKS, u64::from(span.links.dropped_count));
-    len += s.message(field::STATUS, |_| status_len(&span.status));
+    len += bytes_member_len(field::STATUS, status_len(&span.status));
     len + fixed32_len(field::FLAGS, flags(context, span.parent_span_is_remote))
 }
 
@@ -120,7 +122,9 @@ pub(super) fn write_span(w: &mut Writer<'_>, span: &SpanData) {
         w.message(field::LINKS, |w| write_link(w, link));
     }
     w.varint(field::DROPPED_LINKS, u64::from(span.links.dropped_count));
-    w.message(field::STATUS, |w| write_status(w, &span.status));
+    w.message_of_len(field::STATUS, status_len(&span.status), |w| {
+        write_status(w, &span.status)
+    });
     w.fixed32(field::FLAGS, flags(context, span.parent_span_is_remote));
 }
 
