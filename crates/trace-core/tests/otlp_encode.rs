@@ -447,3 +447,35 @@ fn grpc_prefix_is_the_flag_then_the_length_big_endian() {
         assert_eq!(grpc_message_prefix(too_long, false), None);
     }
 }
+
+/// Gzip at every level, on a body deflate cannot shrink (so the output outgrows the
+/// room first reserved for it) and on an empty batch's.
+#[test]
+fn gzip_at_every_level_inflates_to_the_body() {
+    // Printable noise from a linear congruential generator: 512 KiB that stay large.
+    let mut state = 0x2545_f491_u64;
+    let noise: String = (0..512 * 1024)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            char::from(b'!' + (state >> 58) as u8)
+        })
+        .collect();
+    let noisy = Resource::builder_empty()
+        .with_attribute(KeyValue::new("noise", noise))
+        .build();
+    let empty = Resource::builder_empty().build();
+    for level in 0..=9 {
+        let mut encoder = OtlpTraceEncoder::with_gzip_level(level);
+        for resource in [&noisy, &empty, &noisy] {
+            let body = encoder.encode(resource, &[]).to_vec();
+            let gzip = encoder.encode_gzip(resource, &[]).expect("gzip").to_vec();
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(gzip.as_slice())
+                .read_to_end(&mut inflated)
+                .expect("inflates");
+            assert!(inflated == body, "level {level}: inflates to other bytes");
+        }
+    }
+}
