@@ -27,7 +27,7 @@ pub(crate) use gzip::GzipEncoder;
 use scopes::ScopeGroups;
 use span::{span_len, write_span};
 use values::{attributes_len, key_value_len, write_attributes, write_key_value};
-use wire::{Sizer, Tag, Writer, bytes_len};
+use wire::{Records, Sizer, Tag, Writer, bytes_len};
 
 /// `ExportTraceServiceRequest.resource_spans`.
 const RESOURCE_SPANS: Tag = 1;
@@ -67,8 +67,8 @@ mod scope {
 pub(crate) struct TraceRequestEncoder {
     /// The encoded request.
     buf: Vec<u8>,
-    /// Nested messages' lengths, in pre-order.
-    lengths: Vec<usize>,
+    /// What the size pass hands the write pass.
+    records: Records,
     groups: ScopeGroups,
 }
 
@@ -78,18 +78,18 @@ impl TraceRequestEncoder {
     /// per instrumentation scope.
     pub(crate) fn encode(&mut self, resource: &Resource, spans: &[SpanData]) -> &[u8] {
         self.groups.group(spans);
-        let mut sizer = Sizer::new(&mut self.lengths);
+        let mut sizer = Sizer::new(&mut self.records);
         let len = sizer.message(RESOURCE_SPANS, |s| {
             resource_spans_len(s, resource, spans, &self.groups)
         });
         self.buf.clear();
         self.buf.reserve(len);
-        let mut writer = Writer::new(&mut self.buf, &self.lengths);
+        let mut writer = Writer::new(&mut self.buf, &self.records);
         writer.message(RESOURCE_SPANS, |w| {
             write_resource_spans(w, resource, spans, &self.groups)
         });
         debug_assert!(
-            writer.used_every_length(),
+            writer.used_every_record(),
             "the passes walked different messages"
         );
         debug_assert_eq!(self.buf.len(), len, "the passes measured different bytes");

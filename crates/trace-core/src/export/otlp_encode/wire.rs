@@ -2,11 +2,14 @@
 //! the length of nested messages in pre-order, [`Writer`] writes the same fields and
 //! takes those lengths back in the same order. Small messages whose length is a glance
 //! away (a scalar attribute, a status) are measured again by the writer instead.
+//! Timestamps, which are slow to turn into nanoseconds, are converted once too.
 //!
 //! Scalar fields follow proto3's implicit presence as prost does: a zero number or an
 //! empty string or byte string is not written. Members of a `oneof` are always
 //! written (`*_member`), and so is every message field: the messages this encoder
 //! writes are all `Some` (or repeated elements) in opentelemetry-proto's structs.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost::encoding::{WireType, encoded_len_varint, key_len};
 
@@ -60,26 +63,47 @@ pub(super) fn bytes_member_len(tag: Tag, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-/// The size pass: measures messages and records each nested message's length.
+/// What the size pass hands the write pass, in the order both use it.
+#[derive(Debug, Default)]
+pub(super) struct Records {
+    /// Nested messages' lengths, in pre-order.
+    lengths: Vec<usize>,
+    /// Timestamps as nanoseconds since the Unix epoch.
+    times: Vec<u64>,
+}
+
+/// The size pass: measures messages and records nested messages' lengths.
 pub(super) struct Sizer<'a> {
-    lengths: &'a mut Vec<usize>,
+    records: &'a mut Records,
 }
 
 impl<'a> Sizer<'a> {
-    /// A sizer recording into `lengths`, which it empties first.
-    pub(super) fn new(lengths: &'a mut Vec<usize>) -> Self {
-        lengths.clear();
-        Self { lengths }
+    /// A sizer recording into `records`, which it empties first.
+    pub(super) fn new(records: &'a mut Records) -> Self {
+        records.lengths.clear();
+        records.times.clear();
+        Self { records }
+    }
+
+    /// `time` as nanoseconds since the Unix epoch, recorded for
+    /// [`Writer::unix_nanos`]; 0 before the epoch, and wrapped past 2554, as
+    /// opentelemetry-proto has it.
+    pub(super) fn unix_nanos(&mut self, time: SystemTime) -> u64 {
+        let nanos = time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        self.records.times.push(nanos);
+        nanos
     }
 
     /// Length of the message field `tag` whose content `content` measures; records the
     /// content's length before those of the messages nested in it (pre-order), which is
     /// the order [`Writer::message`] takes them back in.
     pub(super) fn message(&mut self, tag: Tag, content: impl FnOnce(&mut Self) -> usize) -> usize {
-        let slot = self.lengths.len();
-        self.lengths.push(0);
+        let slot = self.records.lengths.len();
+        self.records.lengths.push(0);
         let len = content(self);
-        if let Some(recorded) = self.lengths.get_mut(slot) {
+        if let Some(recorded) = self.records.lengths.get_mut(slot) {
             *recorded = len;
         }
         bytes_member_len(tag, len)
@@ -91,20 +115,27 @@ impl<'a> Sizer<'a> {
 pub(super) struct Writer<'a> {
     buf: &'a mut Vec<u8>,
     lengths: std::slice::Iter<'a, usize>,
+    times: std::slice::Iter<'a, u64>,
 }
 
 impl<'a> Writer<'a> {
-    /// A writer appending to `buf`, taking nested lengths from `lengths` in order.
-    pub(super) fn new(buf: &'a mut Vec<u8>, lengths: &'a [usize]) -> Self {
+    /// A writer appending to `buf`, taking what the size pass recorded in order.
+    pub(super) fn new(buf: &'a mut Vec<u8>, records: &'a Records) -> Self {
         Self {
             buf,
-            lengths: lengths.iter(),
+            lengths: records.lengths.iter(),
+            times: records.times.iter(),
         }
     }
 
-    /// Whether every recorded length was used: the passes walked the same messages.
-    pub(super) fn used_every_length(&self) -> bool {
-        self.lengths.len() == 0
+    /// Whether everything recorded was used: the passes walked the same messages.
+    pub(super) fn used_every_record(&self) -> bool {
+        self.lengths.len() == 0 && self.times.len() == 0
+    }
+
+    /// The next timestamp the sizer converted (in [`Sizer::unix_nanos`]).
+    pub(super) fn unix_nanos(&mut self) -> u64 {
+        self.times.next().copied().unwrap_or_default()
     }
 
     /// Writes the message field `tag` with the content `content` writes, whose length
