@@ -36,9 +36,8 @@ impl GzipEncoder {
     /// call.
     pub(crate) fn compress(&mut self, input: &[u8]) -> io::Result<&[u8]> {
         self.deflate.reset();
-        self.buf.clear();
         // Protobuf of spans usually shrinks to well under a third.
-        self.buf.reserve(HEADER.len() + input.len() / 3 + 64);
+        super::reuse(&mut self.buf, HEADER.len() + input.len() / 3 + 64);
         self.buf.extend_from_slice(&HEADER);
         let mut rest = input;
         loop {

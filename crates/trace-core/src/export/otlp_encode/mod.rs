@@ -61,8 +61,9 @@ mod scope {
 
 /// Encodes batches of spans as OTLP `ExportTraceServiceRequest` protobuf.
 ///
-/// Its buffers grow to the largest batch encoded so far and are reused: once they
-/// have, encoding allocates nothing.
+/// Its buffers are reused from batch to batch: once they have grown to the batches'
+/// size, encoding allocates nothing (unless two scopes differ only in their attributes,
+/// which the scope's own comparison allocates to tell apart).
 #[derive(Debug, Default)]
 pub(crate) struct TraceRequestEncoder {
     /// The encoded request.
@@ -82,8 +83,7 @@ impl TraceRequestEncoder {
         let len = sizer.message(RESOURCE_SPANS, |s| {
             resource_spans_len(s, resource, spans, &self.groups)
         });
-        self.buf.clear();
-        self.buf.reserve(len);
+        reuse(&mut self.buf, len);
         let mut writer = Writer::new(&mut self.buf, &self.records);
         writer.message(RESOURCE_SPANS, |w| {
             write_resource_spans(w, resource, spans, &self.groups)
@@ -95,6 +95,19 @@ impl TraceRequestEncoder {
         debug_assert_eq!(self.buf.len(), len, "the passes measured different bytes");
         &self.buf
     }
+}
+
+/// Above this capacity, a buffer four times larger than the batch needs is shrunk.
+const RETAINED_CAPACITY: usize = 1 << 20;
+
+/// Empties `buf` for a batch of `len` bytes, keeping its capacity unless one huge
+/// batch left it far larger than this one needs: its memory is not held for good.
+fn reuse(buf: &mut Vec<u8>, len: usize) {
+    buf.clear();
+    if buf.capacity() > RETAINED_CAPACITY && buf.capacity() / 4 > len {
+        buf.shrink_to(len);
+    }
+    buf.reserve(len);
 }
 
 fn resource_spans_len(
@@ -193,4 +206,28 @@ fn write_scope_spans(
 pub(crate) fn grpc_message_prefix(len: usize, compressed: bool) -> Option<[u8; 5]> {
     let [a, b, c, d] = u32::try_from(len).ok()?.to_be_bytes();
     Some([u8::from(compressed), a, b, c, d])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RETAINED_CAPACITY, reuse};
+
+    #[test]
+    fn a_buffer_keeps_its_capacity_unless_a_huge_batch_left_it_far_too_large() {
+        let mut buf = Vec::new();
+        reuse(&mut buf, 100_000);
+        buf.resize(100_000, 1);
+        reuse(&mut buf, 10);
+        assert!(buf.is_empty() && buf.capacity() >= 100_000, "small: kept");
+
+        reuse(&mut buf, 8 * RETAINED_CAPACITY);
+        reuse(&mut buf, 4 * RETAINED_CAPACITY);
+        assert!(
+            buf.capacity() >= 8 * RETAINED_CAPACITY,
+            "half as large: kept"
+        );
+        reuse(&mut buf, 1_000);
+        assert!(buf.capacity() < RETAINED_CAPACITY, "far too large: shrunk");
+        assert!(buf.capacity() >= 1_000);
+    }
 }
