@@ -8,12 +8,12 @@ use std::time::Duration;
 use opentelemetry_sdk::resource::ResourceDetector;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, SdkTracerProvider,
-    ShouldSample, SimpleSpanProcessor, SpanExporter, SpanProcessor, TracerProviderBuilder,
+    ShouldSample, SpanExporter, SpanProcessor, TracerProviderBuilder,
 };
 
 use crate::config::{Config, ExporterKind};
 use crate::error::InitError;
-use crate::export::{self, Counters, CountingExporter, CountingProcessor};
+use crate::export::{self, Counters, CountingExporter, CountingProcessor, ImmediateProcessor};
 use crate::guard::TracingGuard;
 use crate::known_sampler::{KnownSampler, ProviderIds};
 use crate::sampling::Sampling;
@@ -222,7 +222,7 @@ impl<'a> TracingBuilder<'a> {
                 }
                 ExporterKind::Console => {
                     let exporter = export::ConsoleTreeExporter::new();
-                    builder = builder.with_span_processor(simple(
+                    builder = builder.with_span_processor(immediate(
                         "console",
                         "the console".to_owned(),
                         exporter,
@@ -346,12 +346,14 @@ fn batch<E: SpanExporter + 'static>(
     }
 }
 
-fn simple<E: SpanExporter + 'static>(
+/// For the viewing exporters, which buffer spans until their trace is complete: each
+/// span as it ends, and the provider's flush reaches them.
+fn immediate<E: SpanExporter + 'static>(
     name: &'static str,
     destination: String,
     exporter: E,
     counters: &Arc<Counters>,
-) -> CountingProcessor<SimpleSpanProcessor<CountingExporter<E>>> {
+) -> CountingProcessor<ImmediateProcessor<CountingExporter<E>>> {
     let exporter = CountingExporter {
         inner: exporter,
         name,
@@ -359,7 +361,7 @@ fn simple<E: SpanExporter + 'static>(
         counters: Arc::clone(counters),
     };
     CountingProcessor {
-        inner: SimpleSpanProcessor::new(exporter),
+        inner: ImmediateProcessor::new(exporter),
         counters: Arc::clone(counters),
     }
 }

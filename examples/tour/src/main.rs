@@ -68,7 +68,7 @@ async fn run() -> Result<(), String> {
 
     let telemetry = Telemetry::start(options.traces_file.clone())?;
     println!(
-        "traces: console trees below, OTLP-JSON lines in {}",
+        "traces: a waterfall per chain below, OTLP-JSON lines in {}",
         telemetry.traces_file().display()
     );
 
@@ -100,7 +100,7 @@ async fn run() -> Result<(), String> {
         print_try_it(&base);
         let _ = tokio::signal::ctrl_c().await;
     } else {
-        let chains = chains::run_all(&services, &base, &mut handled_rx).await?;
+        let chains = chains::run_all(&services, &base, &mut handled_rx, &telemetry).await?;
         let counts = telemetry.span_counts()?;
         println!("\n── summary ({}) ──", path_taken(&redis));
         for (number, chain) in chains.iter().enumerate() {

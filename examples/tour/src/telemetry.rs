@@ -72,6 +72,12 @@ impl Telemetry {
         &self.traces_file
     }
 
+    /// Shows every trace that has ended so far: the console prints its waterfall now
+    /// rather than after its quiet period, so it comes before the next chain's output.
+    pub(crate) fn show_finished(&self) -> Result<(), String> {
+        self.guard.force_flush().map_err(|error| error.to_string())
+    }
+
     /// Flushes every exporter, then counts the spans per trace id in the file.
     pub(crate) fn span_counts(&self) -> Result<HashMap<String, usize>, String> {
         self.guard

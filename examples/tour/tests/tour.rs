@@ -226,6 +226,22 @@ fn check_chains(stdout: &str, spans: &[Span], session_span: &str) {
             stdout.contains(id.as_str()),
             "summary names trace {id}:\n{stdout}"
         );
+        // The console prints each chain's trace once, stitched: one waterfall with a
+        // line for every span.
+        let header = format!("trace {id} · tour · {} spans · ", trace.len());
+        let waterfalls = stdout
+            .lines()
+            .filter(|line| line.starts_with("trace "))
+            .filter(|line| line.contains(id.as_str()));
+        assert_eq!(
+            waterfalls.collect::<Vec<_>>(),
+            [stdout
+                .lines()
+                .find(|line| line.starts_with(&header))
+                .unwrap_or("(none)")],
+            "one waterfall of {} spans for trace {id}:\n{stdout}",
+            trace.len()
+        );
     }
 }
 

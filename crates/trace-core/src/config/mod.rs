@@ -144,7 +144,8 @@ impl Config {
 pub enum ExporterKind {
     /// OTLP to a collector (see `endpoint`, `protocol`).
     Otlp,
-    /// Each finished trace printed to stdout as an indented tree.
+    /// Each finished trace printed to stdout once, as a waterfall (a tree of its spans
+    /// with durations and bars on a shared time axis).
     Console,
     /// One OTLP/JSON `ExportTraceServiceRequest` per line in `json_file_path`.
     JsonFile,

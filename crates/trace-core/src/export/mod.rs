@@ -1,12 +1,17 @@
-//! Span exporters: OTLP to a collector, and local ones that need no collector.
+//! Span exporters: OTLP to a collector, and local ones that need no collector (the
+//! console waterfall, OTLP-JSON lines, and with feature `html` a self-contained HTML
+//! page), plus [`OtlpJsonTraces`] to draw files captured elsewhere the same way.
 
 mod console;
 mod counting;
 mod json_lines;
 mod otlp;
+mod waterfall;
 
-pub use console::{ConsoleTarget, ConsoleTreeExporter};
+pub use console::{ConsoleTarget, ConsoleTreeExporter, WaterfallStyle};
 pub use counting::ExportReport;
 pub(crate) use counting::{Counters, CountingExporter, CountingProcessor};
 pub use json_lines::JsonLinesExporter;
 pub(crate) use otlp::build_otlp_exporter;
+pub(crate) use waterfall::ImmediateProcessor;
+pub use waterfall::{BufferCounters, OtlpJsonTraces};
