@@ -13,7 +13,9 @@ use opentelemetry_sdk::trace::{
 
 use crate::config::{Config, ExporterKind};
 use crate::error::InitError;
-use crate::export::{self, Counters, CountingExporter, CountingProcessor, ImmediateProcessor};
+use crate::export::{
+    self, ConsoleTarget, Counters, CountingExporter, CountingProcessor, ImmediateProcessor,
+};
 use crate::guard::TracingGuard;
 use crate::known_sampler::{KnownSampler, ProviderIds};
 use crate::sampling::Sampling;
@@ -221,7 +223,9 @@ impl<'a> TracingBuilder<'a> {
                     destinations.push(format!("otlp {protocol} {endpoint}"));
                 }
                 ExporterKind::Console => {
-                    let exporter = export::ConsoleTreeExporter::new();
+                    let style = export::WaterfallStyle::for_target(ConsoleTarget::Stdout)
+                        .with_verbose(config.console_verbose);
+                    let exporter = export::ConsoleTreeExporter::new().with_style(style);
                     builder = builder.with_span_processor(immediate(
                         "console",
                         "the console".to_owned(),
@@ -243,6 +247,22 @@ impl<'a> TracingBuilder<'a> {
                     ));
                     destinations.push(format!("json-file {path}"));
                 }
+                #[cfg(feature = "html")]
+                ExporterKind::Html => {
+                    let path = config.html_file_path.clone().unwrap_or_default();
+                    let exporter = export::HtmlExporter::create(&path)
+                        .map_err(|error| InitError::exporter("html exporter", error))?;
+                    builder = builder.with_span_processor(immediate(
+                        "html",
+                        format!("html {path}"),
+                        exporter,
+                        &counters,
+                    ));
+                    destinations.push(format!("html {path}"));
+                }
+                // `validate` refuses `html` without the feature.
+                #[cfg(not(feature = "html"))]
+                ExporterKind::Html => {}
                 ExporterKind::None => {}
             }
         }

@@ -82,6 +82,11 @@ pub struct Config {
     pub batch: BatchConfig,
     /// Path of the OTLP-JSON-lines file for the `json-file` exporter.
     pub json_file_path: Option<String>,
+    /// Path of the page the `html` exporter writes (feature `html`).
+    pub html_file_path: Option<String>,
+    /// The `console` exporter shows every attribute, event and link of every span, with
+    /// its ids, instead of one condensed line of attributes.
+    pub console_verbose: bool,
     /// Upper bound for flushing and shutting down, in milliseconds.
     pub shutdown_timeout_ms: u64,
 }
@@ -110,6 +115,8 @@ impl Default for Config {
             propagators: vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
             batch: BatchConfig::default(),
             json_file_path: None,
+            html_file_path: None,
+            console_verbose: false,
             shutdown_timeout_ms: 5_000,
         }
     }
@@ -149,6 +156,9 @@ pub enum ExporterKind {
     Console,
     /// One OTLP/JSON `ExportTraceServiceRequest` per line in `json_file_path`.
     JsonFile,
+    /// A self-contained HTML page of the finished traces in `html_file_path`, rewritten
+    /// as traces finish (trace-core's feature `html`).
+    Html,
     /// Nothing exported (spans are still created and propagated).
     None,
 }

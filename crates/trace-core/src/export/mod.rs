@@ -4,6 +4,8 @@
 
 mod console;
 mod counting;
+#[cfg(feature = "html")]
+mod html;
 mod json_lines;
 mod otlp;
 mod waterfall;
@@ -11,6 +13,9 @@ mod waterfall;
 pub use console::{ConsoleTarget, ConsoleTreeExporter, WaterfallStyle};
 pub use counting::ExportReport;
 pub(crate) use counting::{Counters, CountingExporter, CountingProcessor};
+#[cfg(feature = "html")]
+#[cfg_attr(docsrs, doc(cfg(feature = "html")))]
+pub use html::HtmlExporter;
 pub use json_lines::JsonLinesExporter;
 pub(crate) use otlp::build_otlp_exporter;
 pub(crate) use waterfall::ImmediateProcessor;

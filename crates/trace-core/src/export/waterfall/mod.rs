@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) use buffer::{Limits, PendingTraces, Released};
 pub use otlp_json::OtlpJsonTraces;
 pub(crate) use processor::ImmediateProcessor;
+#[cfg(all(test, feature = "html"))]
+pub(crate) use span::test_span;
 pub(crate) use span::{Attribute, Kind, SpanStatus, ViewSpan};
+#[cfg(feature = "html")]
+pub(crate) use tree::MAX_INDENT_DEPTH;
 pub(crate) use tree::{Entry, Placement, Row, TraceTree};
 pub(crate) use worker::{Worker, tick_for};
 
@@ -55,5 +59,11 @@ impl BufferCounters {
                  as it is; raise the exporter's buffer limits if this repeats"
             );
         }
+    }
+
+    /// Counts a trace taken off the HTML page.
+    #[cfg(feature = "html")]
+    pub(crate) fn count_evicted(&self) {
+        self.0.evicted.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -103,6 +103,15 @@ impl OtlpJsonTraces {
         out
     }
 
+    /// Every trace as the HTML exporter's page, titled `title`, newest trace first.
+    #[cfg(feature = "html")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "html")))]
+    pub fn to_html_page(&self, title: &str) -> String {
+        let mut trees = TraceTree::stitch_all(&self.spans);
+        trees.sort_by_key(|tree| std::cmp::Reverse(tree.start));
+        crate::export::html::render_page(title, &trees, 0)
+    }
+
     fn problem(&mut self, problem: String) {
         if self.problems.len() < MAX_PROBLEMS {
             self.problems.push(problem);
