@@ -93,6 +93,10 @@ fn the_page_exists_from_the_start_and_holds_each_finished_trace_stitched() {
     let trace = &data["traces"][0];
     assert_eq!(trace["traceId"], sent.trace_id().to_string());
     assert_eq!(trace["root"], "POST");
+    assert_eq!(
+        trace["entry"], "POST /orders",
+        "the server the client called"
+    );
     assert_eq!(trace["service"], "checkout");
     assert_eq!(trace["spanCount"], 3);
     assert_eq!(trace["errorCount"], 1);

@@ -58,7 +58,7 @@
     for (const trace of traces) {
       const row = el("tr", "trace" + (trace === selected ? " selected" : ""));
       row.dataset.traceId = trace.traceId;
-      row.append(el("td", "", trace.root || "(no root)"));
+      row.append(el("td", "", (trace.root || "(no root)") + (trace.entry ? " → " + trace.entry : "")));
       row.append(el("td", "", trace.service));
       row.append(el("td", "number", duration(trace.durationNs)));
       row.append(el("td", "number", trace.spanCount));
@@ -92,7 +92,7 @@
       return [];
     }
     const head = el("div", "trace-head");
-    head.append(el("span", "root", trace.root));
+    head.append(el("span", "root", trace.root + (trace.entry ? " → " + trace.entry : "")));
     head.append(el("span", "", trace.service));
     head.append(el("span", "", plural(trace.spanCount, "span") + " · " + duration(trace.durationNs)));
     if (trace.errorCount) head.append(el("span", "errors", "✗ " + plural(trace.errorCount, "error")));

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::export::waterfall::{
-    Attribute, Entry, MAX_INDENT_DEPTH, Placement, Row, SpanStatus, TraceTree, ViewSpan,
+    Attribute, Entry, Kind, MAX_INDENT_DEPTH, Placement, Row, SpanStatus, TraceTree, ViewSpan,
 };
 
 const STYLE: &str = include_str!("page.css");
@@ -42,6 +42,7 @@ fn trace_data(tree: &TraceTree<'_>) -> Value {
     json!({
         "traceId": tree.trace_id.to_string(),
         "root": root.map_or("", |span| span.name.as_str()),
+        "entry": entry(tree),
         "service": root.and_then(|span| span.service.as_deref()).unwrap_or(""),
         // Milliseconds fit a JavaScript number; nanoseconds since 1970 do not.
         "startMs": tree.start / 1_000_000,
@@ -50,6 +51,19 @@ fn trace_data(tree: &TraceTree<'_>) -> Value {
         "errorCount": tree.error_count(),
         "rows": tree.rows.iter().map(|row| row_data(tree, row)).collect::<Vec<_>>(),
     })
+}
+
+/// When the root is a call out (a client's request, a producer's message), the first
+/// span that received it: `POST` alone says little, `POST → POST /orders` says which.
+fn entry<'a>(tree: &TraceTree<'a>) -> Option<&'a str> {
+    let root = tree.root()?;
+    if !matches!(root.kind, Kind::Client | Kind::Producer) {
+        return None;
+    }
+    (tree.rows.iter().skip(1))
+        .filter_map(|row| tree.span_of(row))
+        .find(|span| matches!(span.kind, Kind::Server | Kind::Consumer))
+        .map(|span| span.name.as_str())
 }
 
 fn row_data(tree: &TraceTree<'_>, row: &Row) -> Value {
