@@ -4,6 +4,7 @@
 //! no task runner, only `std` and `serde_json`.
 
 mod bench;
+mod browser;
 mod ci;
 mod compat;
 mod deps;
@@ -25,8 +26,9 @@ Tasks:
   tidy    check crate READMEs (incl. the target library's version), CHANGELOGs, crate
           docs, forbidden macros, final newlines
   test    provision the real components the tests need (OTLP receiver, Redis, PostgreSQL,
-          MariaDB, Python for the W3C suite), run all tests and the official W3C Trace
-          Context suite; this is the README's test command
+          MariaDB, Python for the W3C suite, chromium), run all tests, the official W3C
+          Trace Context suite and the browser check of the tour's HTML page; this is the
+          README's test command
   ci      fmt, clippy, doc, deps, tidy, test and cargo-deny, as CI runs them
   bench   run the benchmarks
   compat  test each crate against the oldest and newest release of its target library;

@@ -1,7 +1,8 @@
 //! Real components for the test suites, never mocks: Debian's Redis, PostgreSQL and MariaDB
-//! servers on loopback (`servers.rs`), the Python OTLP receiver (`otlp.rs`), and the Python
+//! servers on loopback (`servers.rs`), the Python OTLP receiver (`otlp.rs`), the Python
 //! venv the official W3C Trace Context suite runs in (`w3c_suite.rs`); both venvs are cached
-//! (`venv.rs`).
+//! (`venv.rs`); and Debian's chromium, which draws the tour's HTML page
+//! (`crate::browser`).
 //!
 //! Each run keeps its data under `$TMPDIR/trace-rs-services/run-<pid>` (override with
 //! `TRACE_RS_SERVICES_DIR`; /tmp because the database servers run as their own users and
@@ -26,6 +27,10 @@ use servers::pg_bin;
 use system::{apt_install, kill_pid_file, privileged, stop_leftovers};
 pub(crate) use w3c_suite::PYTHON_ENV as W3C_SUITE_PYTHON_ENV;
 
+/// Debian's headless-capable browser, and the variable that names its path.
+const CHROMIUM: &str = "chromium";
+pub(crate) const CHROMIUM_ENV: &str = "TRACE_RS_CHROMIUM";
+
 /// A component named in `[package.metadata.trace-rs] test-services`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Service {
@@ -34,15 +39,17 @@ pub(crate) enum Service {
     Postgres,
     Mariadb,
     W3cSuite,
+    Chromium,
 }
 
 impl Service {
-    const ALL: [Service; 5] = [
+    const ALL: [Service; 6] = [
         Service::OtlpSink,
         Service::Redis,
         Service::Postgres,
         Service::Mariadb,
         Service::W3cSuite,
+        Service::Chromium,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -52,6 +59,7 @@ impl Service {
             Service::Postgres => "postgres",
             Service::Mariadb => "mariadb",
             Service::W3cSuite => "w3c-suite",
+            Service::Chromium => "chromium",
         }
     }
 
@@ -66,6 +74,7 @@ impl Service {
             Service::OtlpSink => otlp::venv(target_dir).missing_packages(),
             Service::W3cSuite => w3c_suite::venv(target_dir).missing_packages(),
             Service::Redis if missing(&["redis-server", "redis-cli"]) => vec!["redis-server"],
+            Service::Chromium if missing(&[CHROMIUM]) => vec!["chromium"],
             Service::Postgres if pg_bin().is_none() => vec!["postgresql"],
             Service::Mariadb
                 if missing(&["mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin"]) =>
@@ -141,6 +150,7 @@ pub(crate) fn provision(
             None => match service {
                 Service::OtlpSink => otlp::provision(&otlp::venv(target_dir), &services.run_dir),
                 Service::W3cSuite => w3c_suite::provision(&w3c_suite::venv(target_dir)),
+                Service::Chromium => chromium(),
                 Service::Redis => services.start_redis(),
                 Service::Postgres => services.start_postgres(),
                 Service::Mariadb => services.start_mariadb(),
@@ -162,6 +172,12 @@ pub(crate) fn provision(
         }
     }
     Ok(services)
+}
+
+/// The installed chromium, as the variable the browser check reads.
+fn chromium() -> Result<Vec<(String, String)>> {
+    let path = which(CHROMIUM).ok_or("`chromium` is not on PATH after installing it")?;
+    Ok(vec![(CHROMIUM_ENV.into(), path.display().to_string())])
 }
 
 impl Services {
