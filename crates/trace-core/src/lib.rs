@@ -42,7 +42,8 @@
 //! | Area | Items |
 //! |---|---|
 //! | Configuration | [`Config`], [`ConfigLoader`], [`ConfigError`]; every key in `docs/configuration.md` |
-//! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console tree; OTLP-JSON lines |
+//! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console waterfall; OTLP-JSON lines; HTML page |
+//! | Seeing traces locally | [`export::ConsoleTreeExporter`] (one stitched waterfall per trace), `export::HtmlExporter` (feature `html`: a self-contained page), [`export::OtlpJsonTraces`] (files captured elsewhere) |
 //! | Spans | [`ScopedTracer`], [`SpanStart`], [`TracedSpan`], [`record_error_on`] |
 //! | Failures | [`ErrorType`] (`error.type`), [`status_message`] and [`MAX_STATUS_MESSAGE_LEN`] (the status message) |
 //! | Sampling | [`Sampling`] (from configuration), [`ProbabilitySampler`] |
@@ -98,6 +99,7 @@
 //! | `otlp-http` | yes | OTLP over HTTP (protobuf and JSON) with a blocking reqwest client on the exporter thread, rustls (ring) for `https` |
 //! | `otlp-grpc` | yes | OTLP over gRPC (tonic); `init` must then run inside a Tokio runtime |
 //! | `tracing` | no | [`tracing_bridge::layer`]: `tracing` spans in the same traces, both directions; install it before or after [`init`]; sea-orm's, sqlx's and fred's own spans are filtered out by default ([`tracing_bridge::BridgeFilter`]) |
+//! | `html` | no | `export::HtmlExporter` and exporter `html`: one self-contained HTML page of the finished traces; `export::OtlpJsonTraces::to_html_page` |
 //! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions |
 //!
 //! ## Supported Rust versions
