@@ -27,9 +27,16 @@ use servers::pg_bin;
 use system::{apt_install, kill_pid_file, privileged, stop_leftovers};
 pub(crate) use w3c_suite::PYTHON_ENV as W3C_SUITE_PYTHON_ENV;
 
-/// Debian's headless-capable browser, and the variable that names its path.
-const CHROMIUM: &str = "chromium";
+/// The variable that names the browser the page check uses.
 pub(crate) const CHROMIUM_ENV: &str = "TRACE_RS_CHROMIUM";
+/// Debian's chromium first; the others are what other hosts (a GitHub runner) already
+/// have, and serve as well.
+const BROWSERS: [&str; 4] = [
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+];
 
 /// A component named in `[package.metadata.trace-rs] test-services`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,7 +81,7 @@ impl Service {
             Service::OtlpSink => otlp::venv(target_dir).missing_packages(),
             Service::W3cSuite => w3c_suite::venv(target_dir).missing_packages(),
             Service::Redis if missing(&["redis-server", "redis-cli"]) => vec!["redis-server"],
-            Service::Chromium if missing(&[CHROMIUM]) => vec!["chromium"],
+            Service::Chromium if browser().is_none() => vec!["chromium"],
             Service::Postgres if pg_bin().is_none() => vec!["postgresql"],
             Service::Mariadb
                 if missing(&["mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin"]) =>
@@ -174,9 +181,14 @@ pub(crate) fn provision(
     Ok(services)
 }
 
-/// The installed chromium, as the variable the browser check reads.
+/// The first of [`BROWSERS`] on PATH.
+fn browser() -> Option<PathBuf> {
+    BROWSERS.iter().find_map(|name| which(name))
+}
+
+/// The installed browser, as the variable the browser check reads.
 fn chromium() -> Result<Vec<(String, String)>> {
-    let path = which(CHROMIUM).ok_or("`chromium` is not on PATH after installing it")?;
+    let path = browser().ok_or("`chromium` is not on PATH after installing it")?;
     Ok(vec![(CHROMIUM_ENV.into(), path.display().to_string())])
 }
 
