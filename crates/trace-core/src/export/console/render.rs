@@ -38,7 +38,7 @@ pub(crate) fn render_trace(
         .unwrap_or(0);
     let columns_besides_label = GAP.len() * 3 + KIND_COLUMNS + DURATION_COLUMNS;
     let room = style.width() - columns_besides_label - MIN_BAR_COLUMNS;
-    let label_columns = widest.clamp(12, (style.width() * 2 / 5).clamp(24, room));
+    let label_columns = widest.clamp(12, (style.width() / 2).clamp(24, room));
     let fixed = label_columns + columns_besides_label;
     let bar_columns = style.width() - fixed;
     let axis = Axis {
