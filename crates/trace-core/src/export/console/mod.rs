@@ -40,16 +40,14 @@ pub enum ConsoleTarget {
 /// whole trace, so where the time went shows at a glance.
 ///
 /// ```text
-/// trace 4bf92f3577b34da6a3ce929d0e0e4736 · checkout · 4 spans · 12.41 ms · ✗ 1 error
-///                                                         0            6.20 ms         12.41 ms
-/// POST                            CLIENT      12.41 ms  ███████████████████████████████████
-/// │  http.request.method=POST url.full=http://127.0.0.1:8080/orders
-/// └─ POST /orders                 SERVER      11.02 ms   ███████████████████████████████
-///    │  http.request.method=POST http.route=/orders http.response.status_code=200
-///    ├─ SELECT orders             CLIENT       1.20 ms    ███
-///    │     db.system.name=sqlite
-///    └─ ✗ charge                  INTERNAL     5.02 ms          ██████████████
-///          ✗ error: timeout  error.type=timeout  +1 event
+/// trace 8fe41fdeb3e3d986542bd4fcdfe6c1db · quickstart · 3 spans · 10.85 ms · ✗ 1 error
+///                                                  0                5.43 ms         10.85 ms
+/// GET /orders/{id}            SERVER     10.85 ms  █████████████████████████████████████████
+/// │  http.request.method=GET http.route=/orders/{id} http.response.status_code=200
+/// ├─ SELECT orders            CLIENT      4.38 ms  █████████████████
+/// │     db.system.name=sqlite db.query.text=SELECT * FROM orders WHERE id = ?
+/// └─ ✗ ability.pricing.quote  INTERNAL    3.97 ms                           ████████████████
+///       ✗ error: pricing service did not answer in time  error.type=timeout  capability.nam…
 /// ```
 ///
 /// **Stitched.** Spans of one trace are buffered and drawn as one tree across every
@@ -71,6 +69,10 @@ pub enum ConsoleTarget {
 /// a limit the oldest trace is printed early, as it is, marked `shown early`, and
 /// counted in [`counters`](Self::counters). Names and values are cut at 1024
 /// characters, and control characters escaped.
+///
+/// Through [`init`](crate::init) the provider's and the guard's flush reach the exporter;
+/// the SDK's `SimpleSpanProcessor` (`with_simple_exporter`) passes on only shutdown, so
+/// there what is left prints after the quiet period or at shutdown.
 ///
 /// A background thread prints traces once their quiet period has passed. Each trace
 /// is written with one `write_all`, so concurrent output does not interleave; write
