@@ -4,6 +4,7 @@
 //! no task runner, only `std` and `serde_json`.
 
 mod bench;
+mod browser;
 mod ci;
 mod compat;
 mod deps;
@@ -28,8 +29,9 @@ Tasks:
   tidy    check crate READMEs (incl. the target library's version), CHANGELOGs, crate
           docs, forbidden macros, final newlines
   test    provision the real components the tests need (OTLP receiver, Redis, PostgreSQL,
-          MariaDB, Python for the W3C suite), run all tests and the official W3C Trace
-          Context suite; this is the README's test command
+          MariaDB, Python for the W3C suite, chromium), run all tests, the official W3C
+          Trace Context suite and the browser check of the tour's HTML page; this is the
+          README's test command
   package package every library crate as crates.io would take it and build each from
           its .crate; prints each one's size and file count
   features clippy each library crate with no default features, each feature alone

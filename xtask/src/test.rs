@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
 
+use crate::browser;
 use crate::services::{self, Service};
 use crate::util::{self, Result};
 use crate::w3c;
@@ -14,7 +15,8 @@ const HELP: &str = "\
 cargo xtask test [--strict] [ARGS...]
 
 Provisions the components that workspace members list in
-`[package.metadata.trace-rs] test-services` (otlp-sink, redis, postgres, mariadb, w3c-suite),
+`[package.metadata.trace-rs] test-services` (otlp-sink, redis, postgres, mariadb, w3c-suite,
+chromium),
 runs `cargo nextest run --workspace --all-features --no-fail-fast` (or `cargo test` without
 cargo-nextest) and `cargo test --workspace --all-features --doc`, then the official W3C
 Trace Context suite, then stops the servers.
@@ -32,10 +34,18 @@ http://127.0.0.1:PORT/test` in the venv with aiohttp. It prints
 unless every test passed. `cargo xtask test -p w3c-test-service` runs only that package's
 tests and the suite.
 
+The browser check runs when the tour is selected (it is, without -p): the tour writes its
+HTML page, Debian's chromium (installed when missing) loads it headless once per trace,
+and the rendered DOM must draw every span of every chain with a bar wider than 0 px, in
+tree order; it prints how long chromium took, and saves a screenshot of chain 1. Without
+a browser that can be installed or found on PATH the check fails, in CI or not.
+
 Options:
-  --strict   a component that cannot be provisioned is an error (the default under CI=true);
-             otherwise it is a warning and the tests that need it skip (the W3C suite too)
-  ARGS       passed to both test runners, e.g. a test name filter or `-p trace-core`";
+  --strict           a component that cannot be provisioned is an error (the default under
+                     CI=true); otherwise it is a warning and the tests that need it skip (the
+                     W3C suite says why; the browser check fails)
+  --save-screenshot  copy the browser check's screenshot to docs/images/tour-page.png
+  ARGS               passed to both test runners, e.g. a test name filter or `-p trace-core`";
 
 pub(crate) fn run(args: &[String]) -> Result {
     if util::wants_help(args) {
@@ -44,7 +54,9 @@ pub(crate) fn run(args: &[String]) -> Result {
     }
     let strict =
         args.iter().any(|a| a == "--strict") || std::env::var("CI").is_ok_and(|v| v == "true");
-    let (packages, extra) = split_packages(args.iter().filter(|a| *a != "--strict"));
+    let save_screenshot = args.iter().any(|a| a == "--save-screenshot");
+    let ours = ["--strict", "--save-screenshot"];
+    let (packages, extra) = split_packages(args.iter().filter(|a| !ours.contains(&a.as_str())));
     let meta = util::metadata(true)?;
     let wanted = wanted_services(&meta, &packages)?;
     let names: Vec<&str> = wanted.iter().map(|s| s.name()).collect();
@@ -108,6 +120,14 @@ pub(crate) fn run(args: &[String]) -> Result {
         let python = services.var(services::W3C_SUITE_PYTHON_ENV);
         python.map(|python| w3c::run(python.as_ref(), services.run_dir()))
     });
+    let browser_check = wanted.contains(&Service::Chromium).then(|| {
+        let screenshot =
+            save_screenshot.then(|| util::project_root().join(browser::DOCS_SCREENSHOT));
+        let chromium = services.var(services::CHROMIUM_ENV);
+        chromium.map(|chromium| {
+            browser::run(chromium.as_ref(), services.run_dir(), screenshot.as_deref())
+        })
+    });
     drop(services);
 
     println!(
@@ -121,6 +141,18 @@ pub(crate) fn run(args: &[String]) -> Result {
             "w3c-trace-context: SKIPPED: the official W3C suite did not run, because its Python \
              venv with aiohttp could not be provisioned (see the warning above); CI=true or \
              --strict make that an error"
+        ),
+    }
+    match browser_check {
+        Some(Some(Ok(()))) | None => {}
+        Some(Some(Err(e))) => failures.push(e),
+        // A page nobody looked at is not a pass, in CI or not.
+        Some(None) => failures.push(
+            "browser: the tour's HTML page was not checked in a browser, because no chromium \
+             is installed and Debian's could not be (see the warning above): install it with \
+             `apt-get install chromium`, or put `chromium`, `chromium-browser` or \
+             `google-chrome` on PATH"
+                .to_owned(),
         ),
     }
     if failures.is_empty() {
@@ -144,7 +176,7 @@ fn wanted_services(meta: &serde_json::Value, selected: &[String]) -> Result<BTre
             let service = value.as_str().and_then(Service::parse).ok_or_else(|| {
                 format!(
                     "{name}: unknown test-services entry {value} \
-                     (known: otlp-sink, redis, postgres, mariadb, w3c-suite)"
+                     (known: otlp-sink, redis, postgres, mariadb, w3c-suite, chromium)"
                 )
             })?;
             wanted.insert(service);

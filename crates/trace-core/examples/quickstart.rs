@@ -1,4 +1,4 @@
-//! Emits a small nested trace and prints it as a tree; no collector needed.
+//! Emits a small nested trace and prints it as a waterfall; no collector needed.
 //!
 //! ```text
 //! cargo run -p trace-core --example quickstart

@@ -42,8 +42,9 @@
 //! | Area | Items |
 //! |---|---|
 //! | Configuration | [`Config`], [`ConfigLoader`], [`ConfigError`]; every key in `docs/configuration.md` |
-//! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console tree; OTLP-JSON lines |
+//! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console waterfall; OTLP-JSON lines; HTML page |
 //! | Other signals | [`resource`] (the service's resource, one `service.instance.id` per process), [`export::otlp_log_exporter`] (feature `otlp-logs`: OTLP log export with the traces' settings) |
+//! | Seeing traces locally | [`export::ConsoleTreeExporter`] (one stitched waterfall per trace), `export::HtmlExporter` (feature `html`: a self-contained page), [`export::OtlpJsonTraces`] (files captured elsewhere) |
 //! | Spans | [`ScopedTracer`], [`SpanStart`], [`TracedSpan`], [`record_error_on`] |
 //! | Failures | [`ErrorType`] (`error.type`), [`status_message`] and [`MAX_STATUS_MESSAGE_LEN`] (the status message) |
 //! | Sampling | [`Sampling`] (from configuration), [`ProbabilitySampler`] |
@@ -100,6 +101,7 @@
 //! | `otlp-grpc` | yes | OTLP over gRPC (tonic); `init` must then run inside a Tokio runtime |
 //! | `tracing` | no | [`tracing_bridge::layer`]: `tracing` spans in the same traces, both directions; install it before or after [`init`]; sea-orm's, sqlx's and fred's own spans are filtered out by default ([`tracing_bridge::BridgeFilter`]) |
 //! | `otlp-logs` | no | [`export::otlp_log_exporter`]: an OTLP log exporter built from the same [`Config`] as the span exporter (endpoint with `/v1/logs` or `logs_endpoint`, protocol, headers, TLS `certificate`, timeout, compression); trace-log's `otlp-logs` uses it |
+//! | `html` | no | `export::HtmlExporter` and exporter `html`: one self-contained HTML page of the finished traces; `export::OtlpJsonTraces::to_html_page` |
 //! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions, per thread (parallel tests, no lock) or process-wide; with `otlp-http` or `otlp-grpc`, `testing::OtlpTraceEncoder`: the OTLP protobuf encoder, for tests and benchmarks |
 //!
 //! ## Supported Rust versions

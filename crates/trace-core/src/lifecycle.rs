@@ -8,12 +8,14 @@ use std::time::Duration;
 use opentelemetry_sdk::resource::ResourceDetector;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, SdkTracerProvider,
-    ShouldSample, SimpleSpanProcessor, SpanExporter, SpanProcessor, TracerProviderBuilder,
+    ShouldSample, SpanExporter, SpanProcessor, TracerProviderBuilder,
 };
 
 use crate::config::{Config, ExporterKind};
 use crate::error::InitError;
-use crate::export::{self, Counters, CountingExporter, CountingProcessor};
+use crate::export::{
+    self, ConsoleTarget, Counters, CountingExporter, CountingProcessor, ImmediateProcessor,
+};
 use crate::guard::TracingGuard;
 use crate::known_sampler::{KnownSampler, ProviderIds};
 use crate::sampling::Sampling;
@@ -223,8 +225,10 @@ impl<'a> TracingBuilder<'a> {
                     destinations.push(format!("otlp {protocol} {endpoint}"));
                 }
                 ExporterKind::Console => {
-                    let exporter = export::ConsoleTreeExporter::new();
-                    builder = builder.with_span_processor(simple(
+                    let style = export::WaterfallStyle::for_target(ConsoleTarget::Stdout)
+                        .with_verbose(config.console_verbose);
+                    let exporter = export::ConsoleTreeExporter::new().with_style(style);
+                    builder = builder.with_span_processor(immediate(
                         "console",
                         "the console".to_owned(),
                         exporter,
@@ -245,6 +249,22 @@ impl<'a> TracingBuilder<'a> {
                     ));
                     destinations.push(format!("json-file {path}"));
                 }
+                #[cfg(feature = "html")]
+                ExporterKind::Html => {
+                    let path = config.html_file_path.clone().unwrap_or_default();
+                    let exporter = export::HtmlExporter::create(&path)
+                        .map_err(|error| InitError::exporter("html exporter", error))?;
+                    builder = builder.with_span_processor(immediate(
+                        "html",
+                        format!("html {path}"),
+                        exporter,
+                        &counters,
+                    ));
+                    destinations.push(format!("html {path}"));
+                }
+                // `validate` refuses `html` without the feature.
+                #[cfg(not(feature = "html"))]
+                ExporterKind::Html => {}
                 ExporterKind::None => {}
             }
         }
@@ -349,12 +369,14 @@ fn batch<E: SpanExporter + 'static>(
     }
 }
 
-fn simple<E: SpanExporter + 'static>(
+/// For the viewing exporters, which buffer spans until their trace is complete: each
+/// span as it ends, and the provider's flush reaches them.
+fn immediate<E: SpanExporter + 'static>(
     name: &'static str,
     destination: String,
     exporter: E,
     counters: &Arc<Counters>,
-) -> CountingProcessor<SimpleSpanProcessor<CountingExporter<E>>> {
+) -> CountingProcessor<ImmediateProcessor<CountingExporter<E>>> {
     let exporter = CountingExporter {
         inner: exporter,
         name,
@@ -362,7 +384,7 @@ fn simple<E: SpanExporter + 'static>(
         counters: Arc::clone(counters),
     };
     CountingProcessor {
-        inner: SimpleSpanProcessor::new(exporter),
+        inner: ImmediateProcessor::new(exporter),
         counters: Arc::clone(counters),
     }
 }

@@ -532,7 +532,7 @@ const KNOWN_KEYS: &str = "`enabled`, `service_name`, `service_version`, `service
     `service_instance_id`, `environment`, `resource_attributes`, `exporters`, `endpoint`, \
     `traces_endpoint`, `logs_endpoint`, `protocol`, `headers`, `compression`, `insecure`, `certificate`, \
     `timeout_ms`, `sampler`, `sample_rate`, `propagators`, `batch`, `json_file_path`, \
-    `shutdown_timeout_ms`";
+    `html_file_path`, `console_verbose`, `shutdown_timeout_ms`";
 
 #[test]
 fn an_unknown_key_names_the_closest_known_one() {

@@ -1,6 +1,6 @@
 //! The tour drives its three call chains (a module command, a pipeline run from a
 //! durable event, a webhook) through a traced reqwest client and waits for their
-//! consumers, so each chain's output is complete before the next.
+//! consumers, then shows each chain's waterfall before the next chain starts.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::app::TRACE_ID_HEADER;
 use crate::bus::{DATA_EVENTS, MESSAGES};
 use crate::capabilities::{Handled, Services, new_event_id};
+use crate::telemetry::Telemetry;
 
 /// One chain the tour ran.
 pub(crate) struct Chain {
@@ -22,6 +23,7 @@ pub(crate) async fn run_all(
     services: &Services,
     base: &str,
     handled: &mut UnboundedReceiver<Handled>,
+    telemetry: &Telemetry,
 ) -> Result<Vec<Chain>, String> {
     let mut chains = Vec::new();
 
@@ -30,6 +32,7 @@ pub(crate) async fn run_all(
     let body = json!({ "user_id": 1, "city": "Lisbon" });
     let trace_id = post(services, &format!("{base}/service/weather/command"), &body).await?;
     wait_for(handled, MESSAGES).await?;
+    telemetry.show_finished()?;
     chains.push(Chain { title, trace_id });
 
     let title = "pipeline run from a durable event";
@@ -37,12 +40,14 @@ pub(crate) async fn run_all(
     let event = json!({ "id": new_event_id(), "pipeline": "digest" });
     services.bus.publish_untraced(DATA_EVENTS, &event).await?;
     let trace_id = wait_for(handled, DATA_EVENTS).await?;
+    telemetry.show_finished()?;
     chains.push(Chain { title, trace_id });
 
     let title = "POST /webhook/{id}";
     banner(3, title);
     let trace_id = post(services, &format!("{base}/webhook/gh-42"), &json!({})).await?;
     wait_for(handled, DATA_EVENTS).await?;
+    telemetry.show_finished()?;
     chains.push(Chain { title, trace_id });
 
     Ok(chains)
@@ -88,7 +93,7 @@ async fn wait_for(handled: &mut UnboundedReceiver<Handled>, topic: &str) -> Resu
     let trace_id = tokio::time::timeout(Duration::from_secs(10), wait)
         .await
         .map_err(|_| format!("no consumer handled {topic} within 10 s"))??;
-    // The consumer's span ends just after it reported: let its tree print first.
+    // The consumer's span ends just after it reported: let it end first.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(trace_id)
 }

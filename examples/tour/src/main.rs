@@ -1,7 +1,7 @@
 //! The trace-rs tour: a small service that runs three call chains (a module command, a
 //! pipeline run from a durable event, a webhook), each one trace from the first HTTP
-//! request to the last database statement of its consumer, printed as trees and
-//! written as OTLP-JSON lines.
+//! request to the last database statement of its consumer, printed as waterfalls,
+//! written as OTLP-JSON lines and drawn on an HTML page beside them.
 //!
 //! ```text
 //! cargo run -p tour                 # run the three chains, print a summary, exit
@@ -68,8 +68,9 @@ async fn run() -> Result<(), String> {
 
     let telemetry = Telemetry::start(options.traces_file.clone())?;
     println!(
-        "traces: console trees below, OTLP-JSON lines in {}",
-        telemetry.traces_file().display()
+        "traces: a waterfall per chain below, OTLP-JSON lines in {}, HTML page {}",
+        telemetry.traces_file().display(),
+        telemetry.page().display()
     );
 
     let bus = match (&redis.client, &redis.url) {
@@ -100,7 +101,7 @@ async fn run() -> Result<(), String> {
         print_try_it(&base);
         let _ = tokio::signal::ctrl_c().await;
     } else {
-        let chains = chains::run_all(&services, &base, &mut handled_rx).await?;
+        let chains = chains::run_all(&services, &base, &mut handled_rx, &telemetry).await?;
         let counts = telemetry.span_counts()?;
         println!("\n── summary ({}) ──", path_taken(&redis));
         for (number, chain) in chains.iter().enumerate() {
@@ -113,6 +114,7 @@ async fn run() -> Result<(), String> {
             );
         }
         println!("OTLP-JSON lines: {}", telemetry.traces_file().display());
+        println!("HTML page: {}", telemetry.page().display());
     }
     consumers.iter().for_each(tokio::task::JoinHandle::abort);
     redis.stop().await;

@@ -41,17 +41,24 @@ pub(crate) fn install_log_lines() {
         .init();
 }
 
-/// Started tracing: the guard and where the OTLP-JSON lines go.
+/// Started tracing: the guard, where the OTLP-JSON lines go and where the page is.
 pub(crate) struct Telemetry {
     guard: TracingGuard,
     traces_file: PathBuf,
+    page: PathBuf,
 }
 
 impl Telemetry {
-    /// Starts trace-core with the console tree, the OTLP-JSON-lines file and, when
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, OTLP to that collector.
+    /// Starts trace-core with the console waterfall, the OTLP-JSON-lines file, the HTML
+    /// page beside it and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, OTLP to that
+    /// collector.
     pub(crate) fn start(traces_file: PathBuf) -> Result<Self, String> {
-        let mut exporters = vec![ExporterKind::Console, ExporterKind::JsonFile];
+        let page = traces_file.with_extension("html");
+        let mut exporters = vec![
+            ExporterKind::Console,
+            ExporterKind::JsonFile,
+            ExporterKind::Html,
+        ];
         if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
             exporters.push(ExporterKind::Otlp);
         }
@@ -60,16 +67,32 @@ impl Telemetry {
                 service_name: Some("tour".into()),
                 exporters,
                 json_file_path: Some(traces_file.display().to_string()),
+                html_file_path: Some(page.display().to_string()),
                 ..Config::default()
             })
             .load()
             .map_err(|error| error.to_string())?;
         let guard = trace_core::init(&config).map_err(|error| error.to_string())?;
-        Ok(Self { guard, traces_file })
+        Ok(Self {
+            guard,
+            traces_file,
+            page,
+        })
     }
 
     pub(crate) fn traces_file(&self) -> &Path {
         &self.traces_file
+    }
+
+    /// The HTML page of the traces.
+    pub(crate) fn page(&self) -> &Path {
+        &self.page
+    }
+
+    /// Shows every trace that has ended so far: the console prints its waterfall now
+    /// rather than after its quiet period, so it comes before the next chain's output.
+    pub(crate) fn show_finished(&self) -> Result<(), String> {
+        self.guard.force_flush().map_err(|error| error.to_string())
     }
 
     /// Flushes every exporter, then counts the spans per trace id in the file.

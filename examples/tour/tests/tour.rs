@@ -220,11 +220,45 @@ fn check_chains(stdout: &str, spans: &[Span], session_span: &str) {
         "send pipeline:data_event",
     );
 
+    // Each chain's waterfall comes right after the chain, before the next one starts.
+    let mut sections: Vec<usize> = (1..=3)
+        .map(|n| {
+            stdout
+                .find(&format!("── chain {n}:"))
+                .expect("a banner per chain")
+        })
+        .collect();
+    sections.push(stdout.find("── summary").expect("the summary"));
+    for (n, trace) in [&chain1, &chain2, &chain3].iter().enumerate() {
+        let header = format!("trace {} · ", trace[0].trace_id);
+        let at = stdout.find(&header).expect("a waterfall per chain");
+        assert!(
+            sections[n] < at && at < sections[n + 1],
+            "chain {}'s waterfall between its banner and the next:\n{stdout}",
+            n + 1
+        );
+    }
     for trace in [&chain1, &chain2, &chain3] {
         let id = &trace[0].trace_id;
         assert!(
             stdout.contains(id.as_str()),
             "summary names trace {id}:\n{stdout}"
+        );
+        // The console prints each chain's trace once, stitched: one waterfall with a
+        // line for every span.
+        let header = format!("trace {id} · tour · {} spans · ", trace.len());
+        let waterfalls = stdout
+            .lines()
+            .filter(|line| line.starts_with("trace "))
+            .filter(|line| line.contains(id.as_str()));
+        assert_eq!(
+            waterfalls.collect::<Vec<_>>(),
+            [stdout
+                .lines()
+                .find(|line| line.starts_with(&header))
+                .unwrap_or("(none)")],
+            "one waterfall of {} spans for trace {id}:\n{stdout}",
+            trace.len()
         );
     }
 }

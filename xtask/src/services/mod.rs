@@ -1,7 +1,8 @@
 //! Real components for the test suites, never mocks: Debian's Redis, PostgreSQL and MariaDB
-//! servers on loopback (`servers.rs`), the Python OTLP receiver (`otlp.rs`), and the Python
+//! servers on loopback (`servers.rs`), the Python OTLP receiver (`otlp.rs`), the Python
 //! venv the official W3C Trace Context suite runs in (`w3c_suite.rs`); both venvs are cached
-//! (`venv.rs`).
+//! (`venv.rs`); and Debian's chromium, which draws the tour's HTML page
+//! (`crate::browser`).
 //!
 //! Each run keeps its data under `$TMPDIR/trace-rs-services/run-<pid>` (override with
 //! `TRACE_RS_SERVICES_DIR`; /tmp because the database servers run as their own users and
@@ -26,6 +27,17 @@ use servers::pg_bin;
 use system::{apt_install, kill_pid_file, privileged, stop_leftovers};
 pub(crate) use w3c_suite::PYTHON_ENV as W3C_SUITE_PYTHON_ENV;
 
+/// The variable that names the browser the page check uses.
+pub(crate) const CHROMIUM_ENV: &str = "TRACE_RS_CHROMIUM";
+/// Debian's chromium first; the others are what other hosts (a GitHub runner) already
+/// have, and serve as well.
+const BROWSERS: [&str; 4] = [
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+];
+
 /// A component named in `[package.metadata.trace-rs] test-services`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Service {
@@ -34,15 +46,17 @@ pub(crate) enum Service {
     Postgres,
     Mariadb,
     W3cSuite,
+    Chromium,
 }
 
 impl Service {
-    const ALL: [Service; 5] = [
+    const ALL: [Service; 6] = [
         Service::OtlpSink,
         Service::Redis,
         Service::Postgres,
         Service::Mariadb,
         Service::W3cSuite,
+        Service::Chromium,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -52,6 +66,7 @@ impl Service {
             Service::Postgres => "postgres",
             Service::Mariadb => "mariadb",
             Service::W3cSuite => "w3c-suite",
+            Service::Chromium => "chromium",
         }
     }
 
@@ -66,6 +81,7 @@ impl Service {
             Service::OtlpSink => otlp::venv(target_dir).missing_packages(),
             Service::W3cSuite => w3c_suite::venv(target_dir).missing_packages(),
             Service::Redis if missing(&["redis-server", "redis-cli"]) => vec!["redis-server"],
+            Service::Chromium if browser().is_none() => vec!["chromium"],
             Service::Postgres if pg_bin().is_none() => vec!["postgresql"],
             Service::Mariadb
                 if missing(&["mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin"]) =>
@@ -141,6 +157,7 @@ pub(crate) fn provision(
             None => match service {
                 Service::OtlpSink => otlp::provision(&otlp::venv(target_dir), &services.run_dir),
                 Service::W3cSuite => w3c_suite::provision(&w3c_suite::venv(target_dir)),
+                Service::Chromium => chromium(),
                 Service::Redis => services.start_redis(),
                 Service::Postgres => services.start_postgres(),
                 Service::Mariadb => services.start_mariadb(),
@@ -162,6 +179,17 @@ pub(crate) fn provision(
         }
     }
     Ok(services)
+}
+
+/// The first of [`BROWSERS`] on PATH.
+fn browser() -> Option<PathBuf> {
+    BROWSERS.iter().find_map(|name| which(name))
+}
+
+/// The installed browser, as the variable the browser check reads.
+fn chromium() -> Result<Vec<(String, String)>> {
+    let path = browser().ok_or("`chromium` is not on PATH after installing it")?;
+    Ok(vec![(CHROMIUM_ENV.into(), path.display().to_string())])
 }
 
 impl Services {

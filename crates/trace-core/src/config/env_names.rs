@@ -41,6 +41,8 @@ pub(super) const KEYS: &[&str] = &[
     "BATCH__SCHEDULED_DELAY_MS",
     "BATCH__EXPORT_TIMEOUT_MS",
     "JSON_FILE_PATH",
+    "HTML_FILE_PATH",
+    "CONSOLE_VERBOSE",
     "SHUTDOWN_TIMEOUT_MS",
 ];
 

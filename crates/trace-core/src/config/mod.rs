@@ -85,6 +85,11 @@ pub struct Config {
     pub batch: BatchConfig,
     /// Path of the OTLP-JSON-lines file for the `json-file` exporter.
     pub json_file_path: Option<String>,
+    /// Path of the page the `html` exporter writes (feature `html`).
+    pub html_file_path: Option<String>,
+    /// The `console` exporter shows every attribute, event and link of every span, with
+    /// its ids, instead of one condensed line of attributes.
+    pub console_verbose: bool,
     /// Upper bound for flushing and shutting down, in milliseconds.
     pub shutdown_timeout_ms: u64,
 }
@@ -114,6 +119,8 @@ impl Default for Config {
             propagators: vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
             batch: BatchConfig::default(),
             json_file_path: None,
+            html_file_path: None,
+            console_verbose: false,
             shutdown_timeout_ms: 5_000,
         }
     }
@@ -155,10 +162,14 @@ impl Config {
 pub enum ExporterKind {
     /// OTLP to a collector (see `endpoint`, `protocol`).
     Otlp,
-    /// Each finished trace printed to stdout as an indented tree.
+    /// Each finished trace printed to stdout once, as a waterfall (a tree of its spans
+    /// with durations and bars on a shared time axis).
     Console,
     /// One OTLP/JSON `ExportTraceServiceRequest` per line in `json_file_path`.
     JsonFile,
+    /// A self-contained HTML page of the finished traces in `html_file_path`, rewritten
+    /// as traces finish (trace-core's feature `html`).
+    Html,
     /// Nothing exported (spans are still created and propagated).
     None,
 }

@@ -82,6 +82,24 @@ pub(super) fn validate(config: &Config, source_of: SourceOf<'_>) -> Result<(), C
             "a file path, required when `exporters` contains `json-file`",
         ));
     }
+    if config.exporters.contains(&ExporterKind::Html) {
+        if !cfg!(feature = "html") {
+            return fail(
+                "exporters",
+                "html".into(),
+                "`otlp`, `console`, `json-file` or `none`: the `html` exporter needs \
+                 trace-core's `html` feature",
+            );
+        }
+        if config.html_file_path.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::new(
+                "html_file_path",
+                source_of("exporters"),
+                None,
+                "a file path, required when `exporters` contains `html`",
+            ));
+        }
+    }
     if let Some(name) = &config.service_name
         && name.trim().is_empty()
     {
