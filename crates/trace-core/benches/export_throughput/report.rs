@@ -145,7 +145,7 @@ pub(crate) fn print(runs: &[Run]) {
 
 fn print_table(rows: &[&Run], all: &[Run]) {
     println!(
-        "{:<6}{:>3} {:>9}{:>10}{:>11}{:>14}{:>12}{:>11}{:>8}{:>9}{:>9}{:>13}{:>8}",
+        "{:<6}{:>3} {:>9}{:>10}{:>11}{:>21}{:>12}{:>11}{:>8}{:>9}{:>9}{:>13}{:>8}",
         "",
         "",
         "",
@@ -161,13 +161,13 @@ fn print_table(rows: &[&Run], all: &[Run]) {
         "peak"
     );
     println!(
-        "{:<6}{:>3} {:>9}{:>10}{:>11}{:>14}{:>12}{:>11}{:>8}{:>9}{:>9}{:>13}{:>8}",
+        "{:<6}{:>3} {:>9}{:>10}{:>11}{:>21}{:>12}{:>11}{:>8}{:>9}{:>9}{:>13}{:>8}",
         "",
         "p",
         "load",
         "spans/s",
         "spans/s",
-        "proc/checked",
+        "proc/checked (%)",
         "ms per 1M",
         "CPU-s",
         "ns",
@@ -200,9 +200,10 @@ fn print_table(rows: &[&Run], all: &[Run]) {
         let dash = || "-".to_owned();
         let drops = if exporting {
             format!(
-                "{}/{}",
+                "{}/{} {:.1}%",
                 m.processor_dropped.map_or_else(dash, |d| d.to_string()),
-                checked_drops(m)
+                checked_drops(m),
+                checked_drops(m) as f64 * 100.0 / m.ended.max(1) as f64
             )
         } else {
             dash()
@@ -220,7 +221,7 @@ fn print_table(rows: &[&Run], all: &[Run]) {
             .then(|| noop_producer_ns(all, run.spec.producers, None))
             .flatten();
         println!(
-            "{name:<6}{:>3} {load:>9}{:>10}{:>11}{:>14}{:>12}{:>11}{:>8}{:>9.0}{:>9}{:>13}{:>8.1}",
+            "{name:<6}{:>3} {load:>9}{:>10}{:>11}{:>21}{:>12}{:>11}{:>8}{:>9.0}{:>9}{:>13}{:>8.1}",
             run.spec.producers,
             si(per_second(m.ended_in_window, m.window)),
             si(per_second(received, m.window)),
