@@ -67,11 +67,12 @@
 //!
 //! ## Running
 //!
-//! `cargo xtask bench export_throughput` (4 s windows, about 3 minutes);
-//! `-- --quick` (1 s windows, under 2 minutes); `-- --long` adds the 60 s memory runs;
+//! `cargo xtask bench export_throughput` (4 s windows, about 2.5 minutes with ours);
+//! `-- --quick` (1 s windows, under a minute); `-- --long` adds the 60 s memory runs;
 //! `-- --rotel` adds runs at 200k spans/s against rotel (`rotel-agent --exporter
 //! blackhole`), a collector written in Rust, which `cargo xtask bench` installs from PyPI
-//! and names in `TRACE_RS_ROTEL_AGENT`. Run as a test (`cargo test --benches`, no
+//! and names in `TRACE_RS_ROTEL_AGENT`; what rotel received is the sum of its debug log's
+//! line per request. Run as a test (`cargo test --benches`, no
 //! `--bench` argument), it makes a tiny smoke run whose numbers mean nothing.
 
 mod histogram;
