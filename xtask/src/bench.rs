@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::services;
 use crate::util::{self, Result};
 
 const HELP: &str = "\
@@ -9,7 +10,9 @@ cargo xtask bench [--list] [BENCH...] [-- ARGS...]
 
 Runs `cargo bench -p PACKAGE --bench BENCH` for every `[[bench]]` target of the workspace's
 crates (found with `cargo metadata`), or only the named ones.
-ARGS after `--` go to the benchmark binaries, e.g. `cargo xtask bench -- --quick`.";
+ARGS after `--` go to the benchmark binaries, e.g. `cargo xtask bench -- --quick`.
+With `--rotel` among them (export_throughput), the rotel collector is installed first from
+PyPI into a cached venv and named in TRACE_RS_ROTEL_AGENT (set it yourself to skip that).";
 
 pub(crate) fn run(args: &[String]) -> Result {
     if util::wants_help(args) {
@@ -35,9 +38,18 @@ pub(crate) fn run(args: &[String]) -> Result {
             known.join(", ")
         ));
     }
+    let rotel_agent = if bench_args.iter().any(|a| a == "--rotel") {
+        let target_dir = meta["target_directory"].as_str().unwrap_or("target");
+        Some(services::rotel_agent(target_dir.as_ref())?)
+    } else {
+        None
+    };
     for (package, bench) in &benches {
         if names.is_empty() || names.iter().any(|n| n == bench) {
             let mut cmd = util::cargo();
+            if let Some(agent) = &rotel_agent {
+                cmd.env(services::ROTEL_AGENT_ENV, agent);
+            }
             cmd.args(["bench", "-p", package, "--bench", bench]);
             if !bench_args.is_empty() {
                 cmd.arg("--").args(bench_args);

@@ -1,8 +1,10 @@
 //! **Internal to trace-rs, not published.** What the workspace's benchmarks share:
 //! the cases they compare ([`BenchCase`]), the timed loop ([`ns_per_call`]), the machine
 //! line every summary starts with ([`print_machine`]), CPUs kept awake for I/O-bound
-//! benchmarks ([`CpusAwake`]), and a span processor that counts and drops
-//! ([`CountAndDrop`]).
+//! benchmarks ([`CpusAwake`]), a span processor that counts and drops
+//! ([`CountAndDrop`]), CPU time per thread and memory from `/proc` ([`proc`]), and, with
+//! the `receiver` feature, an OTLP receiver that runs in a process of its own
+//! ([`receiver`]).
 //!
 //! It lives outside `trace-core` so that none of this is part of a published API. Use it
 //! as a dev-dependency only; `cargo xtask deps` rejects any other kind of dependency on
@@ -10,7 +12,8 @@
 //!
 //! ## Feature flags
 //!
-//! None.
+//! - `receiver`: the `receiver` module and the `otlp-receiver` binary (tonic and hyper
+//!   servers, opentelemetry-proto's types).
 //!
 //! ## Supported Rust versions
 //!
@@ -18,7 +21,10 @@
 
 mod awake;
 mod bench;
+pub mod proc;
 mod processor;
+#[cfg(feature = "receiver")]
+pub mod receiver;
 
 pub use awake::CpusAwake;
 pub use bench::{BenchCase, ns_per_call, print_machine};

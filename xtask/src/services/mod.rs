@@ -1,6 +1,7 @@
 //! Real components for the test suites, never mocks: Debian's Redis, PostgreSQL and MariaDB
 //! servers on loopback (`servers.rs`), the Python OTLP receiver (`otlp.rs`), the Python
-//! venv the official W3C Trace Context suite runs in (`w3c_suite.rs`); both venvs are cached
+//! venv the official W3C Trace Context suite runs in (`w3c_suite.rs`), and, for a
+//! benchmark, the rotel collector from PyPI (`rotel.rs`); the venvs are cached
 //! (`venv.rs`); and Debian's chromium, which draws the tour's HTML page
 //! (`crate::browser`).
 //!
@@ -17,12 +18,14 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 mod otlp;
+mod rotel;
 mod servers;
 mod system;
 mod venv;
 mod w3c_suite;
 
 use crate::util::{Result, succeeds, wait_until, which};
+pub(crate) use rotel::{ROTEL_AGENT_ENV, rotel_agent};
 use servers::pg_bin;
 use system::{apt_install, kill_pid_file, privileged, stop_leftovers};
 pub(crate) use w3c_suite::PYTHON_ENV as W3C_SUITE_PYTHON_ENV;
