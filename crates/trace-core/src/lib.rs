@@ -100,7 +100,7 @@
 //! | `otlp-grpc` | yes | OTLP over gRPC (tonic); `init` must then run inside a Tokio runtime |
 //! | `tracing` | no | [`tracing_bridge::layer`]: `tracing` spans in the same traces, both directions; install it before or after [`init`]; sea-orm's, sqlx's and fred's own spans are filtered out by default ([`tracing_bridge::BridgeFilter`]) |
 //! | `otlp-logs` | no | [`export::otlp_log_exporter`]: an OTLP log exporter built from the same [`Config`] as the span exporter (endpoint with `/v1/logs` or `logs_endpoint`, protocol, headers, TLS `certificate`, timeout, compression); trace-log's `otlp-logs` uses it |
-//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions, per thread (parallel tests, no lock) or process-wide |
+//! | `testing` | no | [`testing::SpanCapture`]: in-memory capture with span-tree assertions, per thread (parallel tests, no lock) or process-wide; with `otlp-http` or `otlp-grpc`, `testing::OtlpTraceEncoder`: the OTLP protobuf encoder, for tests and benchmarks |
 //!
 //! ## Supported Rust versions
 //!

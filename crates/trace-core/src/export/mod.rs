@@ -5,6 +5,9 @@ mod console;
 mod counting;
 mod json_lines;
 mod otlp;
+// Tests and benchmarks reach it through `testing` until the batch pipeline uses it.
+#[cfg(all(feature = "testing", any(feature = "otlp-http", feature = "otlp-grpc")))]
+pub(crate) mod otlp_encode;
 
 pub use console::{ConsoleTarget, ConsoleTreeExporter};
 pub use counting::ExportReport;

@@ -1,4 +1,6 @@
-//! In-memory span capture for tests (feature `testing`).
+//! In-memory span capture for tests (feature `testing`), and trace-core's OTLP encoder
+//! for tests and benchmarks that check or measure it (`OtlpTraceEncoder`, with
+//! `otlp-http` or `otlp-grpc` too).
 //!
 //! ```
 //! use opentelemetry::trace::SpanKind;
@@ -76,6 +78,8 @@
 //! nothing more. With it, until the first per-thread capture is installed in a
 //! process, a span start checks one relaxed atomic flag more.
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+mod otlp;
 pub(crate) mod route;
 mod span;
 
@@ -89,6 +93,8 @@ use opentelemetry_sdk::trace::{
     InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SimpleSpanProcessor, SpanData,
 };
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub use otlp::{OtlpTraceEncoder, grpc_message_prefix};
 pub use span::CapturedSpan;
 
 use crate::active;

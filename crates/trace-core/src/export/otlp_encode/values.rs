@@ -1,0 +1,135 @@
+//! Attributes: `KeyValue`, `AnyValue` and `ArrayValue` of
+//! `opentelemetry.proto.common.v1`, from opentelemetry's [`KeyValue`] and [`Value`]
+//! mapped as opentelemetry-proto maps them.
+
+use opentelemetry::{Array, Key, KeyValue, Value};
+
+use super::wire::{
+    Sizer, Tag, Writer, bytes_len, bytes_member_len, fixed64_member_len, varint_member_len,
+};
+
+/// `KeyValue.key`.
+const KEY: Tag = 1;
+/// `KeyValue.value`.
+const VALUE: Tag = 2;
+/// `AnyValue.string_value` (a `oneof` member, as are the four below).
+const STRING_VALUE: Tag = 1;
+/// `AnyValue.bool_value`.
+const BOOL_VALUE: Tag = 2;
+/// `AnyValue.int_value`.
+const INT_VALUE: Tag = 3;
+/// `AnyValue.double_value`.
+const DOUBLE_VALUE: Tag = 4;
+/// `AnyValue.array_value`.
+const ARRAY_VALUE: Tag = 5;
+/// `ArrayValue.values`.
+const ARRAY_VALUES: Tag = 1;
+
+/// Length of the repeated `KeyValue` field `tag` holding `attributes`.
+pub(super) fn attributes_len<'k>(
+    s: &mut Sizer<'_>,
+    tag: Tag,
+    attributes: impl IntoIterator<Item = &'k KeyValue>,
+) -> usize {
+    let mut len = 0;
+    for kv in attributes {
+        len += key_value_len(s, tag, &kv.key, &kv.value);
+    }
+    len
+}
+
+/// Writes the repeated `KeyValue` field `tag` holding `attributes`.
+pub(super) fn write_attributes<'k>(
+    w: &mut Writer<'_>,
+    tag: Tag,
+    attributes: impl IntoIterator<Item = &'k KeyValue>,
+) {
+    for kv in attributes {
+        write_key_value(w, tag, &kv.key, &kv.value);
+    }
+}
+
+/// Length of the `KeyValue` field `tag` holding `key` and `value`.
+pub(super) fn key_value_len(s: &mut Sizer<'_>, tag: Tag, key: &Key, value: &Value) -> usize {
+    s.message(tag, |s| {
+        bytes_len(KEY, key.as_str().len()) + s.message(VALUE, |s| any_value_len(s, value))
+    })
+}
+
+/// Writes the `KeyValue` field `tag` holding `key` and `value`.
+pub(super) fn write_key_value(w: &mut Writer<'_>, tag: Tag, key: &Key, value: &Value) {
+    w.message(tag, |w| {
+        w.bytes(KEY, key.as_str().as_bytes());
+        w.message(VALUE, |w| write_any_value(w, value));
+    });
+}
+
+/// Content length of the `AnyValue` holding `value`. A kind of value a later
+/// opentelemetry adds (the enums are non-exhaustive) is an empty `AnyValue` where
+/// opentelemetry-proto would panic.
+fn any_value_len(s: &mut Sizer<'_>, value: &Value) -> usize {
+    match value {
+        Value::Bool(b) => varint_member_len(BOOL_VALUE, u64::from(*b)),
+        Value::I64(i) => varint_member_len(INT_VALUE, *i as u64),
+        Value::F64(_) => fixed64_member_len(DOUBLE_VALUE),
+        Value::String(string) => bytes_member_len(STRING_VALUE, string.as_str().len()),
+        Value::Array(Array::Bool(items)) => s.message(ARRAY_VALUE, |s| {
+            elements_len(s, items, |b| varint_member_len(BOOL_VALUE, u64::from(*b)))
+        }),
+        Value::Array(Array::I64(items)) => s.message(ARRAY_VALUE, |s| {
+            elements_len(s, items, |i| varint_member_len(INT_VALUE, *i as u64))
+        }),
+        Value::Array(Array::F64(items)) => s.message(ARRAY_VALUE, |s| {
+            elements_len(s, items, |_| fixed64_member_len(DOUBLE_VALUE))
+        }),
+        Value::Array(Array::String(items)) => s.message(ARRAY_VALUE, |s| {
+            elements_len(s, items, |string| {
+                bytes_member_len(STRING_VALUE, string.as_str().len())
+            })
+        }),
+        _ => 0,
+    }
+}
+
+/// Writes the content of the `AnyValue` holding `value`.
+fn write_any_value(w: &mut Writer<'_>, value: &Value) {
+    match value {
+        Value::Bool(b) => w.varint_member(BOOL_VALUE, u64::from(*b)),
+        Value::I64(i) => w.varint_member(INT_VALUE, *i as u64),
+        Value::F64(f) => w.fixed64_member(DOUBLE_VALUE, f.to_bits()),
+        Value::String(string) => w.bytes_member(STRING_VALUE, string.as_str().as_bytes()),
+        Value::Array(Array::Bool(items)) => w.message(ARRAY_VALUE, |w| {
+            write_elements(w, items, |w, b| w.varint_member(BOOL_VALUE, u64::from(*b)))
+        }),
+        Value::Array(Array::I64(items)) => w.message(ARRAY_VALUE, |w| {
+            write_elements(w, items, |w, i| w.varint_member(INT_VALUE, *i as u64))
+        }),
+        Value::Array(Array::F64(items)) => w.message(ARRAY_VALUE, |w| {
+            write_elements(w, items, |w, f| w.fixed64_member(DOUBLE_VALUE, f.to_bits()))
+        }),
+        Value::Array(Array::String(items)) => w.message(ARRAY_VALUE, |w| {
+            write_elements(w, items, |w, string| {
+                w.bytes_member(STRING_VALUE, string.as_str().as_bytes())
+            })
+        }),
+        _ => {}
+    }
+}
+
+/// Content length of an `ArrayValue`: one `AnyValue` per item, each of the length
+/// `item_len` gives.
+fn elements_len<T>(s: &mut Sizer<'_>, items: &[T], item_len: impl Fn(&T) -> usize) -> usize {
+    let mut len = 0;
+    for item in items {
+        len += s.message(ARRAY_VALUES, |_| item_len(item));
+    }
+    len
+}
+
+/// Writes the content of an `ArrayValue`: one `AnyValue` per item, its content written
+/// by `write_item`.
+fn write_elements<T>(w: &mut Writer<'_>, items: &[T], write_item: impl Fn(&mut Writer<'_>, &T)) {
+    for item in items {
+        w.message(ARRAY_VALUES, |w| write_item(w, item));
+    }
+}
