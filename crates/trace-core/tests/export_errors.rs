@@ -75,6 +75,8 @@ fn export_warnings(protocol: Protocol, endpoint: String) -> Vec<String> {
         batch: BatchConfig {
             // Only the explicit flush exports.
             scheduled_delay_ms: 60_000,
+            // One attempt: no time is left for a retry (at least 500 ms away).
+            export_timeout_ms: 400,
             ..Default::default()
         },
         ..Default::default()
