@@ -17,6 +17,9 @@ use super::retry::{Rejected, send_with_retries};
 use super::transport::{BodyEncoder, Transport};
 use crate::export::counting::SelfCounting as _;
 
+/// How often the export thread looks for lost spans to warn about, at least.
+const LOSS_CHECK: Duration = Duration::from_secs(1);
+
 /// How the export thread batches and sends.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Pace {
@@ -193,7 +196,10 @@ impl Worker {
                     return;
                 }
             }
+            // At least every second: the loss warning must not wait for the next export.
+            let tick = Instant::now() + LOSS_CHECK;
             let wake_at = shutdown.map_or(next_scheduled, |(at, _)| at.min(next_scheduled));
+            let wake_at = wake_at.min(tick);
             let _ = tokio::time::timeout_at(wake_at.into(), queue.wake.notified()).await;
         }
     }
