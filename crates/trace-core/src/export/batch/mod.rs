@@ -20,6 +20,7 @@ use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use tokio::sync::Notify;
 
 use crate::config::{Config, Protocol};
 use crate::error::InitError;
@@ -84,9 +85,9 @@ const STOP_GRACE: Duration = Duration::from_millis(50);
 /// **Retries** follow the OTLP specification: HTTP 429, 502, 503 and 504, gRPC
 /// UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, DATA_LOSS (and
 /// RESOURCE_EXHAUSTED with a RetryInfo), and connections that fail are retried after
-/// the collector's `Retry-After` or RetryInfo, else after 1 s doubling up to 30 s with
-/// jitter, for at most `batch.export_timeout_ms` per batch; each request is bounded by
-/// `timeout_ms`. Other statuses, TLS failures and spans the collector rejects (partial
+/// the collector's `Retry-After` or RetryInfo, else after 1 s doubling up to 5 s with
+/// jitter (sooner when another export got through), for at most
+/// `batch.export_timeout_ms` per batch; each request is bounded by `timeout_ms`. Other statuses, TLS failures and spans the collector rejects (partial
 /// success) fail at once.
 ///
 /// **Losses are reported**: [`status`](Self::status) reads the counts at any time;
@@ -119,6 +120,8 @@ struct Shared {
     queue: SpanQueue,
     stats: ExportStats,
     control: Control,
+    /// Told when an export got through: retries waiting out a backoff try again.
+    delivered: Notify,
     /// The provider's resource, set by the provider when it is built.
     resource: Mutex<Resource>,
 }
@@ -221,6 +224,7 @@ impl OtlpBatchProcessor {
             queue: SpanQueue::new(batch.max_queue_size, batch.max_export_batch_size),
             stats: ExportStats::new(endpoint.clone()),
             control: Control::default(),
+            delivered: Notify::new(),
             resource: Mutex::new(Resource::builder_empty().build()),
         });
         let worker = Worker {

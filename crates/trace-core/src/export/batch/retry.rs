@@ -1,17 +1,21 @@
 //! The OTLP specification's retry rules: which failures are retried (the transports
 //! classify each answer as an [`Attempt`]), how long to wait (the collector's
-//! `Retry-After` or RetryInfo when it gives one, else exponential backoff with jitter),
-//! and until when (the export timeout of the batch, and shutdown's deadline).
+//! `Retry-After` or RetryInfo when it gives one, else exponential backoff with jitter,
+//! cut short when another export got through), and until when (the export timeout of
+//! the batch, and shutdown's deadline).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::report::Failure;
 
 /// The first wait before retrying, without a hint from the collector.
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
-/// The longest wait between two attempts, without a hint from the collector.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait between two attempts, without a hint from the collector: a
+/// collector that is back is used again within seconds.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The outcome of one export request.
 #[derive(Debug)]
@@ -36,12 +40,15 @@ pub(super) struct Rejected {
 /// Sends with `send` until the request is delivered, fails for good, or the next
 /// attempt would start after `deadline` (the batch's export timeout) or after
 /// `shutdown()` (shutdown's deadline, once shutdown has begun). `send` gets the time
-/// its attempt may take: `attempt_timeout`, or less when a deadline is nearer.
+/// its attempt may take: `attempt_timeout`, or less when a deadline is nearer. A backoff
+/// (not a wait the collector asked for) ends early when `delivered` is notified: another
+/// export got through, so the collector is back.
 pub(super) async fn send_with_retries<F, Fut>(
     mut send: F,
     attempt_timeout: Duration,
     deadline: Instant,
     shutdown: impl Fn() -> Option<Instant>,
+    delivered: &Notify,
 ) -> Result<Option<Rejected>, Failure>
 where
     F: FnMut(Duration) -> Fut,
@@ -62,11 +69,15 @@ where
         if Instant::now() + wait >= limit {
             return Err(failure);
         }
-        tokio::time::sleep(wait).await;
+        if hint.is_some() {
+            tokio::time::sleep(wait).await;
+        } else {
+            let _ = tokio::time::timeout(wait, delivered.notified()).await;
+        }
     }
 }
 
-/// The wait before retry number `retry` (from 1): 1 s doubling up to 30 s, scaled by a
+/// The wait before retry number `retry` (from 1): 1 s doubling up to 5 s, scaled by a
 /// random factor from 0.5 to 1.5 (`fraction` from 0 to 1) so that exporters that failed
 /// together do not retry together.
 fn backoff(retry: u32, fraction: f64) -> Duration {
@@ -103,13 +114,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_one_second_to_thirty_with_jitter() {
+    fn backoff_doubles_from_one_second_to_five_with_jitter() {
         assert_eq!(backoff(1, 0.5), Duration::from_secs(1));
         assert_eq!(backoff(2, 0.5), Duration::from_secs(2));
         assert_eq!(backoff(3, 0.0), Duration::from_secs(2));
         assert_eq!(backoff(3, 1.0), Duration::from_secs(6));
-        assert_eq!(backoff(6, 0.5), Duration::from_secs(30));
-        assert_eq!(backoff(60, 0.5), Duration::from_secs(30));
+        assert_eq!(backoff(3, 0.5), Duration::from_secs(4));
+        assert_eq!(backoff(4, 0.5), Duration::from_secs(5));
+        assert_eq!(backoff(60, 1.0), Duration::from_millis(7_500));
         for _ in 0..100 {
             let fraction = random_fraction();
             assert!((0.0..1.0).contains(&fraction), "{fraction}");
@@ -153,10 +165,51 @@ mod tests {
             Duration::from_secs(1),
             started + Duration::from_millis(250),
             || None,
+            &Notify::new(),
         )
         .await;
         // Attempts at 0, 100 and 200 ms; a fourth at 300 ms would be past the deadline.
         assert_eq!(outcome.unwrap_err().cause(), "attempt 3");
         assert_eq!(attempts, 3);
+    }
+
+    #[tokio::test]
+    async fn another_delivery_ends_a_backoff_early() {
+        use super::super::report::FailureKind;
+
+        let delivered = std::sync::Arc::new(Notify::new());
+        let notifier = std::sync::Arc::clone(&delivered);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            notifier.notify_waiters();
+        });
+        let mut attempts = 0;
+        let started = Instant::now();
+        let outcome = send_with_retries(
+            |_| {
+                attempts += 1;
+                let first = attempts == 1;
+                async move {
+                    if first {
+                        let refused = Failure::new(FailureKind::Unreachable, "connection refused");
+                        Attempt::Retryable(refused, None)
+                    } else {
+                        Attempt::Delivered(None)
+                    }
+                }
+            },
+            Duration::from_secs(1),
+            started + Duration::from_secs(30),
+            || None,
+            &delivered,
+        )
+        .await;
+        assert!(outcome.is_ok());
+        // The backoff would have been at least 500 ms.
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -233,8 +233,12 @@ impl Worker {
                 attempt_timeout,
                 deadline,
                 || shared.control.shutdown_deadline(),
+                &shared.delivered,
             )
             .await;
+            if outcome.is_ok() {
+                shared.delivered.notify_waiters();
+            }
             shared.queue.wake.notify_one();
             outcome
         });
