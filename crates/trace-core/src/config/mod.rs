@@ -169,10 +169,11 @@ pub enum Protocol {
     /// Protobuf over HTTP (the default, port 4318).
     #[serde(rename = "http/protobuf")]
     HttpProtobuf,
-    /// JSON over HTTP (port 4318).
+    /// JSON over HTTP (port 4318), through opentelemetry-otlp and the SDK's batch
+    /// processor.
     #[serde(rename = "http/json")]
     HttpJson,
-    /// gRPC (port 4317). `init` must run inside a Tokio runtime.
+    /// gRPC (port 4317).
     #[serde(rename = "grpc")]
     Grpc,
 }
