@@ -180,9 +180,12 @@ impl OtlpBatchProcessor {
 
     /// [`from_config`](Self::from_config) for a validated `config`.
     pub(crate) fn start(config: &Config) -> Result<Self, InitError> {
-        let what = match config.protocol {
-            Protocol::Grpc => "OTLP/gRPC exporter",
-            Protocol::HttpProtobuf | Protocol::HttpJson => "OTLP/HTTP exporter",
+        // Named as opentelemetry-otlp's exporters are in `init`'s errors.
+        let (what, client) = match config.protocol {
+            Protocol::Grpc => ("OTLP/gRPC exporter", "OTLP/gRPC client"),
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                ("OTLP/HTTP exporter", "OTLP/HTTP client")
+            }
         };
         let batch = &config.batch;
         let export_timeout = Duration::from_millis(batch.export_timeout_ms);
@@ -200,7 +203,7 @@ impl OtlpBatchProcessor {
             .map(|path| {
                 std::fs::read(path).map_err(|error| {
                     InitError::exporter(
-                        what,
+                        "OTLP exporter",
                         format!("cannot read `certificate` file {path}: {error}"),
                     )
                 })
@@ -212,7 +215,7 @@ impl OtlpBatchProcessor {
             certificate.as_deref(),
             pace.attempt_timeout,
         )
-        .map_err(|detail| InitError::exporter(what, detail))?;
+        .map_err(|detail| InitError::exporter(client, detail))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("trace-rs-export")
