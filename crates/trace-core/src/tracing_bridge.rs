@@ -97,7 +97,8 @@ pub const DEFAULT_EXCLUDED_TARGETS: &[&str] = &["sea_orm", "sqlx", "fred"];
 
 /// The layer [`layer`] and [`layer_with_filter`] return: tracing-opentelemetry's layer
 /// on a [`BridgeTracer`], behind the per-layer filter `F`.
-pub type BridgeLayer<S, F = BridgeFilter> = Filtered<OpenTelemetryLayer<S, BridgeTracer>, F, S>;
+pub type BridgeSubscriberLayer<S, F = BridgeFilter> =
+    Filtered<OpenTelemetryLayer<S, BridgeTracer>, F, S>;
 
 /// The `tracing` bridge with the default filter (no spans or events from
 /// [`DEFAULT_EXCLUDED_TARGETS`]), for any subscriber built on tracing-subscriber's
@@ -105,7 +106,7 @@ pub type BridgeLayer<S, F = BridgeFilter> = Filtered<OpenTelemetryLayer<S, Bridg
 ///
 /// Install it before or after [`init`](crate::init); each span goes to the provider
 /// in use when it starts (see the [module docs](self)).
-pub fn layer<S>() -> BridgeLayer<S>
+pub fn layer<S>() -> BridgeSubscriberLayer<S>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
@@ -120,7 +121,7 @@ where
 /// With another filter, spans are then still handed to the layer, which makes them
 /// non-recording (nothing is exported); `BridgeFilter::default().and(filter)`
 /// (`tracing_subscriber::filter::FilterExt`) keeps both.
-pub fn layer_with_filter<S, F>(filter: F) -> BridgeLayer<S, F>
+pub fn layer_with_filter<S, F>(filter: F) -> BridgeSubscriberLayer<S, F>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     F: Filter<S> + 'static,

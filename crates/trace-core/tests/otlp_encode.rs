@@ -1,12 +1,14 @@
 //! trace-core's OTLP encoder against opentelemetry-otlp's own path, over random spans:
 //! our bytes decode (with opentelemetry-proto's types) to the request
 //! opentelemetry-proto builds for the same spans, and are byte for byte prost's
-//! encoding of it; the gzip body inflates back to them.
+//! encoding of it; the gzip body inflates back to them; and the independent receiver
+//! of the test suite (`support`) decodes them.
 #![cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::io::Read as _;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,7 +29,11 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::string::string_regex;
 use prost::Message as _;
+use serde_json::json;
+use support::{OtlpSink, SinkProtocol};
 use trace_core::testing::{OtlpTraceEncoder, grpc_message_prefix};
+
+mod support;
 
 /// Cases per property; each is a batch of up to eight spans.
 const CASES: u32 = 512;
@@ -343,18 +349,21 @@ proptest! {
     }
 }
 
+/// The resource of [`provider_spans`]' provider.
+fn provider_resource() -> Resource {
+    Resource::builder()
+        .with_service_name("checkout")
+        .with_attribute(KeyValue::new("deployment.environment.name", "test"))
+        .build()
+}
+
 /// Spans as a provider really ends them: a remote parent, children, an error status,
-/// events and links, two tracers.
-#[test]
-fn spans_from_a_provider_encode_as_opentelemetry_otlp_does() {
+/// events and links, two tracers. Three queries (scope `trace-db`), then the request
+/// (scope `trace-http`).
+fn provider_spans() -> Vec<SpanData> {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
-        .with_resource(
-            Resource::builder()
-                .with_service_name("checkout")
-                .with_attribute(KeyValue::new("deployment.environment.name", "test"))
-                .build(),
-        )
+        .with_resource(provider_resource())
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .build();
     let server = provider.tracer_with_scope(
@@ -398,13 +407,16 @@ fn spans_from_a_provider_encode_as_opentelemetry_otlp_does() {
     cx.span().set_status(Status::error("HTTP 500"));
     cx.span().end();
     provider.force_flush().expect("in-memory flush");
-
     let spans = exporter.get_finished_spans().expect("captured spans");
+    let _ = provider.shutdown();
+    spans
+}
+
+#[test]
+fn spans_from_a_provider_encode_as_opentelemetry_otlp_does() {
+    let spans = provider_spans();
     assert_eq!(spans.len(), 4);
-    let resource = Resource::builder()
-        .with_service_name("checkout")
-        .with_attribute(KeyValue::new("deployment.environment.name", "test"))
-        .build();
+    let resource = provider_resource();
     check(&resource, &spans).expect("same request as opentelemetry-otlp");
     // The batch's order is kept within a scope: the three queries, then the request.
     let request =
@@ -418,7 +430,86 @@ fn spans_from_a_provider_encode_as_opentelemetry_otlp_does() {
     );
     assert_eq!(scopes[0].spans.len(), 3);
     assert_eq!(scopes[1].spans[0].flags, 0x301, "sampled, remote parent");
-    let _ = provider.shutdown();
+}
+
+/// POSTs `body` to the receiver's `/v1/traces` over plain HTTP/1.1 (our own few lines,
+/// so that nothing of opentelemetry-otlp's client is involved); the status code.
+fn post(sink: &OtlpSink, body: &[u8], gzip: bool) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", sink.port())).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let encoding = if gzip {
+        "Content-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n\
+         {encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(body).expect("send body");
+    let mut response = String::new();
+    let _ = BufReader::new(stream).read_line(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_default()
+}
+
+/// The independent receiver (official protobuf definitions, in Python) accepts our
+/// bytes, plain and gzip, and finds every span in them.
+#[test]
+fn the_independent_receiver_decodes_our_bodies() {
+    let Some(sink) = OtlpSink::start(SinkProtocol::Http) else {
+        return;
+    };
+    let spans = provider_spans();
+    let resource = provider_resource();
+    let mut encoder = OtlpTraceEncoder::new();
+    let body = encoder.encode(&resource, &spans).to_vec();
+    assert_eq!(post(&sink, &body, false), 200);
+    let gzip = encoder
+        .encode_gzip(&resource, &spans)
+        .expect("gzip")
+        .to_vec();
+    assert_eq!(post(&sink, &gzip, true), 200);
+
+    let received = sink.wait_for_spans(8, Duration::from_secs(20));
+    assert_eq!(received.len(), 8);
+    for span in &received {
+        assert_eq!(
+            span.resource_attribute("service.name"),
+            Some(json!("checkout"))
+        );
+    }
+    let request = received
+        .iter()
+        .find(|s| s.name() == "GET /orders/{id}")
+        .expect("the server span");
+    assert_eq!(request.scope, "trace-http");
+    assert_eq!(request.kind(), "SPAN_KIND_SERVER");
+    assert_eq!(request.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(request.parent_span_id(), Some("00f067aa0ba902b7"));
+    assert_eq!(
+        request.attribute("http.response.status_code"),
+        Some(json!(500))
+    );
+    assert_eq!(request.span["status"]["message"], json!("HTTP 500"));
+    assert_eq!(
+        request.span["links"][0]["traceState"],
+        json!("vendor=value,other=1")
+    );
+    let queries = received.iter().filter(|s| s.name() == "SELECT orders");
+    assert!(
+        queries
+            .clone()
+            .all(|q| q.scope == "trace-db" && q.kind() == "SPAN_KIND_CLIENT")
+    );
+    assert_eq!(queries.count(), 6);
 }
 
 #[test]
@@ -445,5 +536,37 @@ fn grpc_prefix_is_the_flag_then_the_length_big_endian() {
     );
     if let Ok(too_long) = usize::try_from(u64::from(u32::MAX) + 1) {
         assert_eq!(grpc_message_prefix(too_long, false), None);
+    }
+}
+
+/// Gzip at every level, on a body deflate cannot shrink (so the output outgrows the
+/// room first reserved for it) and on an empty batch's.
+#[test]
+fn gzip_at_every_level_inflates_to_the_body() {
+    // Printable noise from a linear congruential generator: 512 KiB that stay large.
+    let mut state = 0x2545_f491_u64;
+    let noise: String = (0..512 * 1024)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            char::from(b'!' + (state >> 58) as u8)
+        })
+        .collect();
+    let noisy = Resource::builder_empty()
+        .with_attribute(KeyValue::new("noise", noise))
+        .build();
+    let empty = Resource::builder_empty().build();
+    for level in 0..=9 {
+        let mut encoder = OtlpTraceEncoder::with_gzip_level(level);
+        for resource in [&noisy, &empty, &noisy] {
+            let body = encoder.encode(resource, &[]).to_vec();
+            let gzip = encoder.encode_gzip(resource, &[]).expect("gzip").to_vec();
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(gzip.as_slice())
+                .read_to_end(&mut inflated)
+                .expect("inflates");
+            assert!(inflated == body, "level {level}: inflates to other bytes");
+        }
     }
 }

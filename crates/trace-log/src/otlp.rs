@@ -36,10 +36,10 @@ use opentelemetry_sdk::logs::{LoggerProviderBuilder, SdkLogger, SdkLoggerProvide
 use trace_core::{Config, InitError};
 
 /// The `tracing` layer that emits OpenTelemetry log records to a logger provider.
-pub type OtlpLogLayer = OpenTelemetryTracingBridge<SdkLoggerProvider, SdkLogger>;
+pub type OtlpLogSubscriberLayer = OpenTelemetryTracingBridge<SdkLoggerProvider, SdkLogger>;
 
 /// The layer that turns `tracing` events into log records of `provider`.
-pub fn layer(provider: &SdkLoggerProvider) -> OtlpLogLayer {
+pub fn layer(provider: &SdkLoggerProvider) -> OtlpLogSubscriberLayer {
     OpenTelemetryTracingBridge::new(provider)
 }
 

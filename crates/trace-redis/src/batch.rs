@@ -56,11 +56,11 @@ pub const MAX_BATCH_NAMES: usize = 128;
 ///
 /// Every fred command issued while the wrapped future is polled counts as part of the
 /// batch, so keep only the pipeline in it.
-pub fn pipeline<F, T>(future: F) -> Batch<F>
+pub fn pipeline<F, T>(future: F) -> BatchFuture<F>
 where
     F: Future<Output = Result<T, FredError>>,
 {
-    Batch::new("PIPELINE", future)
+    BatchFuture::new("PIPELINE", future)
 }
 
 /// Wraps the code that queues commands on a fred `Transaction` and runs `EXEC`, so that
@@ -79,11 +79,11 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub fn transaction<F, T>(future: F) -> Batch<F>
+pub fn transaction<F, T>(future: F) -> BatchFuture<F>
 where
     F: Future<Output = Result<T, FredError>>,
 {
-    Batch::new("MULTI", future)
+    BatchFuture::new("MULTI", future)
 }
 
 pin_project! {
@@ -91,7 +91,7 @@ pin_project! {
     /// [`transaction`].
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
-    pub struct Batch<F> {
+    pub struct BatchFuture<F> {
         #[pin]
         inner: F,
         name: &'static str,
@@ -100,7 +100,7 @@ pin_project! {
     }
 }
 
-impl<F> Batch<F> {
+impl<F> BatchFuture<F> {
     fn new(name: &'static str, inner: F) -> Self {
         Self {
             inner,
@@ -111,7 +111,7 @@ impl<F> Batch<F> {
     }
 }
 
-impl<F, T> Future for Batch<F>
+impl<F, T> Future for BatchFuture<F>
 where
     F: Future<Output = Result<T, FredError>>,
 {

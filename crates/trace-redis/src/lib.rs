@@ -156,7 +156,7 @@ mod statement;
 mod subscriber;
 mod traced;
 
-pub use batch::{Batch, MAX_BATCH_NAMES, REDIS_COMMANDS, pipeline, transaction};
+pub use batch::{BatchFuture, MAX_BATCH_NAMES, REDIS_COMMANDS, pipeline, transaction};
 pub use clients::{enable_command_spans, register, register_pool, unregister};
 pub use events::{ConnectionEvents, EVENTS_TARGET, log_connection_events};
 pub use statement::{MaskRule, StatementOptions};

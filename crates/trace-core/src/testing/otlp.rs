@@ -33,9 +33,19 @@ pub struct OtlpTraceEncoder {
 }
 
 impl OtlpTraceEncoder {
-    /// An encoder with empty buffers.
+    /// An encoder with empty buffers, compressing at gzip's default level (6), as
+    /// opentelemetry-otlp does.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An encoder compressing at gzip level `level`: 0 (stored) to 9 (smallest),
+    /// 1 the fastest that compresses.
+    pub fn with_gzip_level(level: u32) -> Self {
+        Self {
+            request: TraceRequestEncoder::default(),
+            gzip: GzipEncoder::new(flate2::Compression::new(level.min(9))),
+        }
     }
 
     /// The request body (`application/x-protobuf`) carrying `spans` from a provider
@@ -44,8 +54,8 @@ impl OtlpTraceEncoder {
         self.request.encode(resource, spans)
     }
 
-    /// [`encode`](Self::encode)'s bytes compressed with gzip at the default level
-    /// (`Content-Encoding: gzip`); valid until the next call.
+    /// [`encode`](Self::encode)'s bytes compressed with gzip (`Content-Encoding:
+    /// gzip`); valid until the next call.
     pub fn encode_gzip(&mut self, resource: &Resource, spans: &[SpanData]) -> io::Result<&[u8]> {
         let body = self.request.encode(resource, spans);
         self.gzip.compress(body)

@@ -5,6 +5,7 @@
 //! the batch, and shutdown's deadline).
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -42,13 +43,15 @@ pub(super) struct Rejected {
 /// `shutdown()` (shutdown's deadline, once shutdown has begun). `send` gets the time
 /// its attempt may take: `attempt_timeout`, or less when a deadline is nearer. A backoff
 /// (not a wait the collector asked for) ends early when `delivered` is notified: another
-/// export got through, so the collector is back.
+/// export got through, so the collector is back. Each failure that is retried is kept in
+/// `retried`, to name if shutdown abandons the export.
 pub(super) async fn send_with_retries<F, Fut>(
     mut send: F,
     attempt_timeout: Duration,
     deadline: Instant,
     shutdown: impl Fn() -> Option<Instant>,
     delivered: &Notify,
+    retried: &Mutex<Option<Failure>>,
 ) -> Result<Option<Rejected>, Failure>
 where
     F: FnMut(Duration) -> Fut,
@@ -69,6 +72,9 @@ where
         if Instant::now() + wait >= limit {
             return Err(failure);
         }
+        *retried
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
         if hint.is_some() {
             tokio::time::sleep(wait).await;
         } else {
@@ -166,6 +172,7 @@ mod tests {
             started + Duration::from_millis(250),
             || None,
             &Notify::new(),
+            &Mutex::default(),
         )
         .await;
         // Attempts at 0, 100 and 200 ms; a fourth at 300 ms would be past the deadline.
@@ -202,6 +209,7 @@ mod tests {
             started + Duration::from_secs(30),
             || None,
             &delivered,
+            &Mutex::default(),
         )
         .await;
         assert!(outcome.is_ok());

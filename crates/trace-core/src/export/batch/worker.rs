@@ -109,10 +109,12 @@ impl Control {
 }
 
 /// A batch being exported.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct InFlight {
     number: u64,
     spans: u64,
+    /// Its latest failure, while it is being retried.
+    retried: Arc<Mutex<Option<Failure>>>,
 }
 
 /// The export loop's state; runs on the export thread.
@@ -227,6 +229,8 @@ impl Worker {
             ..
         } = self.pace;
         let deadline = Instant::now() + export_timeout;
+        let retried = Arc::new(Mutex::new(None));
+        let failures = Arc::clone(&retried);
         let export = exports.spawn(async move {
             let outcome = send_with_retries(
                 |timeout| transport.send(body.clone(), timeout),
@@ -234,6 +238,7 @@ impl Worker {
                 deadline,
                 || shared.control.shutdown_deadline(),
                 &shared.delivered,
+                &failures,
             )
             .await;
             if outcome.is_ok() {
@@ -243,7 +248,12 @@ impl Worker {
             outcome
         });
         let number = batch.number;
-        in_flight.insert(export.id(), InFlight { number, spans });
+        let export_state = InFlight {
+            number,
+            spans,
+            retried,
+        };
+        in_flight.insert(export.id(), export_state);
     }
 
     /// Counts the outcome of a finished export.
@@ -280,8 +290,8 @@ impl Worker {
         }
     }
 
-    /// Shutdown's deadline passed: exports still in flight fail, queued spans stay
-    /// unsent.
+    /// Shutdown's deadline passed: exports still in flight fail (of the failure they
+    /// were retrying, if any), queued spans stay unsent.
     fn abandon(
         &self,
         timeout: Duration,
@@ -290,10 +300,17 @@ impl Worker {
     ) {
         exports.abort_all();
         for (_, export) in in_flight.drain() {
-            let failure = Failure::new(
-                FailureKind::NoAnswer,
-                format!("shutdown timed out after {} ms", timeout.as_millis()),
-            );
+            let retried = export
+                .retried
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            let failure = retried.unwrap_or_else(|| {
+                Failure::new(
+                    FailureKind::NoAnswer,
+                    format!("shutdown timed out after {} ms", timeout.as_millis()),
+                )
+            });
             self.shared.stats.failed(export.spans, failure);
         }
         self.shared.queue.discard();

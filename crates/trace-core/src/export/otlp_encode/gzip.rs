@@ -9,30 +9,35 @@ use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 /// operating system unknown (what flate2's `GzEncoder` writes at the default level).
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
-/// Compresses request bodies with gzip at the default level, as opentelemetry-otlp does.
+/// Compresses request bodies with gzip.
 #[derive(Debug)]
 pub(crate) struct GzipEncoder {
     deflate: Compress,
     buf: Vec<u8>,
 }
 
+/// At the default level (6), as opentelemetry-otlp compresses.
 impl Default for GzipEncoder {
     fn default() -> Self {
-        Self {
-            deflate: Compress::new(Compression::default(), false),
-            buf: Vec::new(),
-        }
+        Self::new(Compression::default())
     }
 }
 
 impl GzipEncoder {
+    /// An encoder compressing at `level`.
+    pub(crate) fn new(level: Compression) -> Self {
+        Self {
+            deflate: Compress::new(level, false),
+            buf: Vec::new(),
+        }
+    }
+
     /// `input` as one gzip member. The buffer it is written to is reused by the next
     /// call.
     pub(crate) fn compress(&mut self, input: &[u8]) -> io::Result<&[u8]> {
         self.deflate.reset();
-        self.buf.clear();
         // Protobuf of spans usually shrinks to well under a third.
-        self.buf.reserve(HEADER.len() + input.len() / 3 + 64);
+        super::reuse(&mut self.buf, HEADER.len() + input.len() / 3 + 64);
         self.buf.extend_from_slice(&HEADER);
         let mut rest = input;
         loop {

@@ -8,8 +8,10 @@
 //! encode from it: fields in field-number order, proto3 defaults left out.
 //!
 //! A nested message's length comes before its bytes, so [`TraceRequestEncoder::encode`]
-//! makes two passes over the batch: the size pass records every nested message's length
-//! in pre-order, and the write pass takes them back in the same order as it writes.
+//! makes two passes over the batch: the size pass records the nested messages' lengths
+//! in pre-order, and the write pass takes them back in the same order as it writes
+//! (a scalar attribute's or a status's length it computes again: cheaper than a
+//! record).
 
 mod gzip;
 mod scopes;
@@ -25,7 +27,7 @@ pub(crate) use gzip::GzipEncoder;
 use scopes::ScopeGroups;
 use span::{span_len, write_span};
 use values::{attributes_len, key_value_len, write_attributes, write_key_value};
-use wire::{Sizer, Tag, Writer, bytes_len};
+use wire::{Records, Sizer, Tag, Writer, bytes_len};
 
 /// `ExportTraceServiceRequest.resource_spans`.
 const RESOURCE_SPANS: Tag = 1;
@@ -59,14 +61,15 @@ mod scope {
 
 /// Encodes batches of spans as OTLP `ExportTraceServiceRequest` protobuf.
 ///
-/// Its buffers grow to the largest batch encoded so far and are reused: once they
-/// have, encoding allocates nothing.
+/// Its buffers are reused from batch to batch: once they have grown to the batches'
+/// size, encoding allocates nothing (unless two scopes differ only in their attributes,
+/// which the scope's own comparison allocates to tell apart).
 #[derive(Debug, Default)]
 pub(crate) struct TraceRequestEncoder {
     /// The encoded request.
     buf: Vec<u8>,
-    /// Every nested message's length, in pre-order.
-    lengths: Vec<usize>,
+    /// What the size pass hands the write pass.
+    records: Records,
     groups: ScopeGroups,
 }
 
@@ -76,23 +79,35 @@ impl TraceRequestEncoder {
     /// per instrumentation scope.
     pub(crate) fn encode(&mut self, resource: &Resource, spans: &[SpanData]) -> &[u8] {
         self.groups.group(spans);
-        let mut sizer = Sizer::new(&mut self.lengths);
+        let mut sizer = Sizer::new(&mut self.records);
         let len = sizer.message(RESOURCE_SPANS, |s| {
             resource_spans_len(s, resource, spans, &self.groups)
         });
-        self.buf.clear();
-        self.buf.reserve(len);
-        let mut writer = Writer::new(&mut self.buf, &self.lengths);
+        reuse(&mut self.buf, len);
+        let mut writer = Writer::new(&mut self.buf, &self.records);
         writer.message(RESOURCE_SPANS, |w| {
             write_resource_spans(w, resource, spans, &self.groups)
         });
         debug_assert!(
-            writer.used_every_length(),
+            writer.used_every_record(),
             "the passes walked different messages"
         );
         debug_assert_eq!(self.buf.len(), len, "the passes measured different bytes");
         &self.buf
     }
+}
+
+/// Above this capacity, a buffer four times larger than the batch needs is shrunk.
+const RETAINED_CAPACITY: usize = 1 << 20;
+
+/// Empties `buf` for a batch of `len` bytes, keeping its capacity unless one huge
+/// batch left it far larger than this one needs: its memory is not held for good.
+fn reuse(buf: &mut Vec<u8>, len: usize) {
+    buf.clear();
+    if buf.capacity() > RETAINED_CAPACITY && buf.capacity() / 4 > len {
+        buf.shrink_to(len);
+    }
+    buf.reserve(len);
 }
 
 fn resource_spans_len(
@@ -191,4 +206,28 @@ fn write_scope_spans(
 pub(crate) fn grpc_message_prefix(len: usize, compressed: bool) -> Option<[u8; 5]> {
     let [a, b, c, d] = u32::try_from(len).ok()?.to_be_bytes();
     Some([u8::from(compressed), a, b, c, d])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RETAINED_CAPACITY, reuse};
+
+    #[test]
+    fn a_buffer_keeps_its_capacity_unless_a_huge_batch_left_it_far_too_large() {
+        let mut buf = Vec::new();
+        reuse(&mut buf, 100_000);
+        buf.resize(100_000, 1);
+        reuse(&mut buf, 10);
+        assert!(buf.is_empty() && buf.capacity() >= 100_000, "small: kept");
+
+        reuse(&mut buf, 8 * RETAINED_CAPACITY);
+        reuse(&mut buf, 4 * RETAINED_CAPACITY);
+        assert!(
+            buf.capacity() >= 8 * RETAINED_CAPACITY,
+            "half as large: kept"
+        );
+        reuse(&mut buf, 1_000);
+        assert!(buf.capacity() < RETAINED_CAPACITY, "far too large: shrunk");
+        assert!(buf.capacity() >= 1_000);
+    }
 }

@@ -2,13 +2,13 @@
 //! from the SDK's [`SpanData`] mapped as opentelemetry-proto maps it. Fields are
 //! written in field-number order, as prost writes them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceState};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::values::{attributes_len, write_attributes};
-use super::wire::{Sizer, Tag, Writer, bytes_len, fixed32_len, fixed64_len, varint_len};
+use super::wire::{
+    Sizer, Tag, Writer, bytes_len, bytes_member_len, fixed32_len, fixed64_len, varint_len,
+};
 
 /// Fields of `Span`.
 mod field {
@@ -75,8 +75,8 @@ pub(super) fn span_len(s: &mut Sizer<'_>, span: &SpanData) -> usize {
         )
         + bytes_len(field::NAME, span.name.len())
         + varint_len(field::KIND, kind(&span.span_kind))
-        + fixed64_len(field::START_TIME, unix_nanos(span.start_time))
-        + fixed64_len(field::END_TIME, unix_nanos(span.end_time))
+        + fixed64_len(field::START_TIME, s.unix_nanos(span.start_time))
+        + fixed64_len(field::END_TIME, s.unix_nanos(span.end_time))
         + attributes_len(s, field::ATTRIBUTES, &span.attributes)
         + varint_len(
             field::DROPPED_ATTRIBUTES,
@@ -90,7 +90,7 @@ pub(super) fn span_len(s: &mut Sizer<'_>, span: &SpanData) -> usize {
         len += s.message(field::LINKS, |s| link_len(s, link));
     }
     len += varint_len(field::DROPPED_LINKS, u64::from(span.links.dropped_count));
-    len += s.message(field::STATUS, |_| status_len(&span.status));
+    len += bytes_member_len(field::STATUS, status_len(&span.status));
     len + fixed32_len(field::FLAGS, flags(context, span.parent_span_is_remote))
 }
 
@@ -105,8 +105,10 @@ pub(super) fn write_span(w: &mut Writer<'_>, span: &SpanData) {
     }
     w.bytes(field::NAME, span.name.as_bytes());
     w.varint(field::KIND, kind(&span.span_kind));
-    w.fixed64(field::START_TIME, unix_nanos(span.start_time));
-    w.fixed64(field::END_TIME, unix_nanos(span.end_time));
+    let start_time = w.unix_nanos();
+    w.fixed64(field::START_TIME, start_time);
+    let end_time = w.unix_nanos();
+    w.fixed64(field::END_TIME, end_time);
     write_attributes(w, field::ATTRIBUTES, &span.attributes);
     w.varint(
         field::DROPPED_ATTRIBUTES,
@@ -120,12 +122,14 @@ pub(super) fn write_span(w: &mut Writer<'_>, span: &SpanData) {
         w.message(field::LINKS, |w| write_link(w, link));
     }
     w.varint(field::DROPPED_LINKS, u64::from(span.links.dropped_count));
-    w.message(field::STATUS, |w| write_status(w, &span.status));
+    w.message_of_len(field::STATUS, status_len(&span.status), |w| {
+        write_status(w, &span.status)
+    });
     w.fixed32(field::FLAGS, flags(context, span.parent_span_is_remote));
 }
 
 fn event_len(s: &mut Sizer<'_>, event: &Event) -> usize {
-    fixed64_len(event::TIME, unix_nanos(event.timestamp))
+    fixed64_len(event::TIME, s.unix_nanos(event.timestamp))
         + bytes_len(event::NAME, event.name.len())
         + attributes_len(s, event::ATTRIBUTES, &event.attributes)
         + varint_len(
@@ -135,7 +139,8 @@ fn event_len(s: &mut Sizer<'_>, event: &Event) -> usize {
 }
 
 fn write_event(w: &mut Writer<'_>, event: &Event) {
-    w.fixed64(event::TIME, unix_nanos(event.timestamp));
+    let time = w.unix_nanos();
+    w.fixed64(event::TIME, time);
     w.bytes(event::NAME, event.name.as_bytes());
     write_attributes(w, event::ATTRIBUTES, &event.attributes);
     w.varint(
@@ -217,13 +222,6 @@ fn parent_span_id(span: &SpanData) -> Option<[u8; 8]> {
 fn flags(context: &SpanContext, remote: bool) -> u32 {
     let remote = if remote { IS_REMOTE } else { 0 };
     u32::from(context.trace_flags().to_u8()) | HAS_IS_REMOTE | remote
-}
-
-/// Nanoseconds since the Unix epoch; 0 before it, and wrapped past 2554, as
-/// opentelemetry-proto has it.
-fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos() as u64)
 }
 
 /// Length of the trace state's header (`key=value,key=value`), which

@@ -51,39 +51,77 @@ pub(super) fn write_attributes<'k>(
 
 /// Length of the `KeyValue` field `tag` holding `key` and `value`.
 pub(super) fn key_value_len(s: &mut Sizer<'_>, tag: Tag, key: &Key, value: &Value) -> usize {
-    s.message(tag, |s| {
-        bytes_len(KEY, key.as_str().len()) + s.message(VALUE, |s| any_value_len(s, value))
-    })
+    match scalar_len(value) {
+        Some(value_len) => bytes_member_len(tag, scalar_key_value_len(key, value_len)),
+        None => s.message(tag, |s| {
+            bytes_len(KEY, key.as_str().len()) + s.message(VALUE, |s| array_len(s, value))
+        }),
+    }
 }
 
 /// Writes the `KeyValue` field `tag` holding `key` and `value`.
 pub(super) fn write_key_value(w: &mut Writer<'_>, tag: Tag, key: &Key, value: &Value) {
-    w.message(tag, |w| {
-        w.bytes(KEY, key.as_str().as_bytes());
-        w.message(VALUE, |w| write_any_value(w, value));
-    });
+    match scalar_len(value) {
+        Some(value_len) => {
+            w.message_of_len(tag, scalar_key_value_len(key, value_len), |w| {
+                w.bytes(KEY, key.as_str().as_bytes());
+                w.message_of_len(VALUE, value_len, |w| write_scalar(w, value));
+            });
+        }
+        None => w.message(tag, |w| {
+            w.bytes(KEY, key.as_str().as_bytes());
+            w.message(VALUE, |w| write_array(w, value));
+        }),
+    }
 }
 
-/// Content length of the `AnyValue` holding `value`. A kind of value a later
-/// opentelemetry adds (the enums are non-exhaustive) is an empty `AnyValue` where
-/// opentelemetry-proto would panic.
-fn any_value_len(s: &mut Sizer<'_>, value: &Value) -> usize {
+/// Content length of a `KeyValue` whose `AnyValue` holds a scalar of `value_len` bytes.
+fn scalar_key_value_len(key: &Key, value_len: usize) -> usize {
+    bytes_len(KEY, key.as_str().len()) + bytes_member_len(VALUE, value_len)
+}
+
+/// Content length of the `AnyValue` holding `value` when it is a scalar (a string
+/// included): computed in both passes rather than recorded, as most attributes are
+/// scalars. `None` for an array.
+fn scalar_len(value: &Value) -> Option<usize> {
     match value {
-        Value::Bool(b) => varint_member_len(BOOL_VALUE, u64::from(*b)),
-        Value::I64(i) => varint_member_len(INT_VALUE, *i as u64),
-        Value::F64(_) => fixed64_member_len(DOUBLE_VALUE),
-        Value::String(string) => bytes_member_len(STRING_VALUE, string.as_str().len()),
-        Value::Array(Array::Bool(items)) => s.message(ARRAY_VALUE, |s| {
-            elements_len(s, items, |b| varint_member_len(BOOL_VALUE, u64::from(*b)))
+        Value::Bool(b) => Some(varint_member_len(BOOL_VALUE, u64::from(*b))),
+        Value::I64(i) => Some(varint_member_len(INT_VALUE, *i as u64)),
+        Value::F64(_) => Some(fixed64_member_len(DOUBLE_VALUE)),
+        Value::String(string) => Some(bytes_member_len(STRING_VALUE, string.as_str().len())),
+        Value::Array(_) => None,
+        // A kind of value a later opentelemetry adds (the enum is non-exhaustive): an
+        // empty `AnyValue`, where opentelemetry-proto would panic.
+        _ => Some(0),
+    }
+}
+
+/// Writes the content of the `AnyValue` holding the scalar `value`.
+fn write_scalar(w: &mut Writer<'_>, value: &Value) {
+    match value {
+        Value::Bool(b) => w.varint_member(BOOL_VALUE, u64::from(*b)),
+        Value::I64(i) => w.varint_member(INT_VALUE, *i as u64),
+        Value::F64(f) => w.fixed64_member(DOUBLE_VALUE, f.to_bits()),
+        Value::String(string) => w.bytes_member(STRING_VALUE, string.as_str().as_bytes()),
+        _ => {}
+    }
+}
+
+/// Content length of the `AnyValue` holding the array `value`. A kind of array a later
+/// opentelemetry adds is an empty `AnyValue`.
+fn array_len(s: &mut Sizer<'_>, value: &Value) -> usize {
+    match value {
+        Value::Array(Array::Bool(items)) => s.message(ARRAY_VALUE, |_| {
+            elements_len(items, |b| varint_member_len(BOOL_VALUE, u64::from(*b)))
         }),
-        Value::Array(Array::I64(items)) => s.message(ARRAY_VALUE, |s| {
-            elements_len(s, items, |i| varint_member_len(INT_VALUE, *i as u64))
+        Value::Array(Array::I64(items)) => s.message(ARRAY_VALUE, |_| {
+            elements_len(items, |i| varint_member_len(INT_VALUE, *i as u64))
         }),
-        Value::Array(Array::F64(items)) => s.message(ARRAY_VALUE, |s| {
-            elements_len(s, items, |_| fixed64_member_len(DOUBLE_VALUE))
+        Value::Array(Array::F64(items)) => s.message(ARRAY_VALUE, |_| {
+            elements_len(items, |_| fixed64_member_len(DOUBLE_VALUE))
         }),
-        Value::Array(Array::String(items)) => s.message(ARRAY_VALUE, |s| {
-            elements_len(s, items, |string| {
+        Value::Array(Array::String(items)) => s.message(ARRAY_VALUE, |_| {
+            elements_len(items, |string| {
                 bytes_member_len(STRING_VALUE, string.as_str().len())
             })
         }),
@@ -91,45 +129,63 @@ fn any_value_len(s: &mut Sizer<'_>, value: &Value) -> usize {
     }
 }
 
-/// Writes the content of the `AnyValue` holding `value`.
-fn write_any_value(w: &mut Writer<'_>, value: &Value) {
+/// Writes the content of the `AnyValue` holding the array `value`.
+fn write_array(w: &mut Writer<'_>, value: &Value) {
     match value {
-        Value::Bool(b) => w.varint_member(BOOL_VALUE, u64::from(*b)),
-        Value::I64(i) => w.varint_member(INT_VALUE, *i as u64),
-        Value::F64(f) => w.fixed64_member(DOUBLE_VALUE, f.to_bits()),
-        Value::String(string) => w.bytes_member(STRING_VALUE, string.as_str().as_bytes()),
         Value::Array(Array::Bool(items)) => w.message(ARRAY_VALUE, |w| {
-            write_elements(w, items, |w, b| w.varint_member(BOOL_VALUE, u64::from(*b)))
+            write_elements(
+                w,
+                items,
+                |b| varint_member_len(BOOL_VALUE, u64::from(*b)),
+                |w, b| w.varint_member(BOOL_VALUE, u64::from(*b)),
+            )
         }),
         Value::Array(Array::I64(items)) => w.message(ARRAY_VALUE, |w| {
-            write_elements(w, items, |w, i| w.varint_member(INT_VALUE, *i as u64))
+            write_elements(
+                w,
+                items,
+                |i| varint_member_len(INT_VALUE, *i as u64),
+                |w, i| w.varint_member(INT_VALUE, *i as u64),
+            )
         }),
         Value::Array(Array::F64(items)) => w.message(ARRAY_VALUE, |w| {
-            write_elements(w, items, |w, f| w.fixed64_member(DOUBLE_VALUE, f.to_bits()))
+            write_elements(
+                w,
+                items,
+                |_| fixed64_member_len(DOUBLE_VALUE),
+                |w, f| w.fixed64_member(DOUBLE_VALUE, f.to_bits()),
+            )
         }),
         Value::Array(Array::String(items)) => w.message(ARRAY_VALUE, |w| {
-            write_elements(w, items, |w, string| {
-                w.bytes_member(STRING_VALUE, string.as_str().as_bytes())
-            })
+            write_elements(
+                w,
+                items,
+                |string| bytes_member_len(STRING_VALUE, string.as_str().len()),
+                |w, string| w.bytes_member(STRING_VALUE, string.as_str().as_bytes()),
+            )
         }),
         _ => {}
     }
 }
 
-/// Content length of an `ArrayValue`: one `AnyValue` per item, each of the length
-/// `item_len` gives.
-fn elements_len<T>(s: &mut Sizer<'_>, items: &[T], item_len: impl Fn(&T) -> usize) -> usize {
-    let mut len = 0;
-    for item in items {
-        len += s.message(ARRAY_VALUES, |_| item_len(item));
-    }
-    len
+/// Content length of an `ArrayValue`: one `AnyValue` per item, each of the content
+/// length `item_len` gives.
+fn elements_len<T>(items: &[T], item_len: impl Fn(&T) -> usize) -> usize {
+    items
+        .iter()
+        .map(|item| bytes_member_len(ARRAY_VALUES, item_len(item)))
+        .sum()
 }
 
-/// Writes the content of an `ArrayValue`: one `AnyValue` per item, its content written
-/// by `write_item`.
-fn write_elements<T>(w: &mut Writer<'_>, items: &[T], write_item: impl Fn(&mut Writer<'_>, &T)) {
+/// Writes the content of an `ArrayValue`: one `AnyValue` per item, of the content length
+/// `item_len` gives, its content written by `write_item`.
+fn write_elements<T>(
+    w: &mut Writer<'_>,
+    items: &[T],
+    item_len: impl Fn(&T) -> usize,
+    write_item: impl Fn(&mut Writer<'_>, &T),
+) {
     for item in items {
-        w.message(ARRAY_VALUES, |w| write_item(w, item));
+        w.message_of_len(ARRAY_VALUES, item_len(item), |w| write_item(w, item));
     }
 }
