@@ -62,9 +62,9 @@ const STOP_GRACE: Duration = Duration::from_millis(50);
 /// ```
 ///
 /// **On the thread that ends a span**, `on_end` takes one short lock and pushes the
-/// span onto the batch being filled; it never blocks on the export and never frees a
-/// span. When the queue holds `batch.max_queue_size` spans, the span is dropped and
-/// counted ([`ExportReport::dropped_queue_full`]). Spans that are not sampled (recorded
+/// span onto the batch being filled; it never waits for the export, and queued spans are
+/// freed on the export thread. When the queue holds `batch.max_queue_size` spans, the
+/// span is dropped (there) and counted ([`ExportReport::dropped_queue_full`]). Spans that are not sampled (recorded
 /// only) are not exported, as the specification says.
 ///
 /// **The queue** holds at most `batch.max_queue_size` spans (default 8192). A span's

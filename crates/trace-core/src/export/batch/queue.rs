@@ -5,7 +5,7 @@
 //! thread that filled it seals it and wakes the export thread: one wake-up per batch,
 //! not per span. Sealed batches wait in order (each with a number, for flush), and a
 //! span that would make the queue hold more than its capacity is dropped and counted.
-//! Spans are freed on the export thread, after encoding, never on the caller's.
+//! Queued spans are freed on the export thread, after encoding, never on the caller's.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};

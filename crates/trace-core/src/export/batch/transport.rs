@@ -62,8 +62,7 @@ impl Transport {
             ),
             #[allow(unreachable_patterns)]
             other => Err(format!(
-                "protocol `{}` needs trace-core's `{}` feature, which this build lacks",
-                other.as_str(),
+                "trace-core was built without its `{}` feature",
                 if other == Protocol::Grpc {
                     "otlp-grpc"
                 } else {
