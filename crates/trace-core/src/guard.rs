@@ -1,7 +1,7 @@
 //! [`TracingGuard`]: keeps tracing running, and stops it within a bounded time.
 
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
@@ -9,7 +9,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::active;
 use crate::error::ShutdownError;
-use crate::export::{Counters, ExportReport};
+use crate::export::{Counters, ExportReport, Losses};
 
 /// Keeps tracing running; flushes and shuts down on [`shutdown`](Self::shutdown) or
 /// on drop, within `shutdown_timeout_ms` even when the collector is down or hangs.
@@ -21,6 +21,8 @@ pub struct TracingGuard {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) summary: String,
     pub(crate) resource: Option<Resource>,
+    /// The counts at the last flush: a flush reports what was lost since.
+    pub(crate) flushed: Mutex<Losses>,
 }
 
 impl TracingGuard {
@@ -50,17 +52,41 @@ impl TracingGuard {
     }
 
     /// Exports everything that has ended so far, waiting at most the shutdown timeout.
+    ///
+    /// An error says why: the flush did not finish in time, or spans were lost since
+    /// the previous flush (how many failed and why, how many were dropped because the
+    /// queue was full), such as `tracing flush lost spans: 512 failed (collector
+    /// unreachable at http://collector:4318/v1/traces: connection refused); ...`.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
         let Some(provider) = self.provider.clone() else {
             return Ok(());
         };
-        run_bounded(self.shutdown_timeout, "flush", move || {
+        let outcome = run_bounded(self.shutdown_timeout, "flush", move || {
             provider.force_flush().map_err(|error| error.to_string())
-        })
-        .map_err(|message| ShutdownError::new(message, self.counters.report()))
+        });
+        let losses = self.counters.losses();
+        let earlier = std::mem::replace(
+            &mut *self
+                .flushed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            losses.clone(),
+        );
+        let lost = losses.since(&earlier).describe(None);
+        match outcome.describe("flush", lost) {
+            None => Ok(()),
+            Some(message) => Err(ShutdownError::new(message, losses.report)),
+        }
     }
 
-    /// Flushes and stops exporting; returns what was exported and what was lost.
+    /// Flushes and stops exporting; returns what was exported, or an error saying what
+    /// was lost and why.
+    ///
+    /// The error names how many spans failed (and why: `collector unreachable at
+    /// ENDPOINT: connection refused`, `ENDPOINT answered HTTP status 503 Service
+    /// Unavailable`, `no answer from ENDPOINT: timed out after 10000 ms`), how many were
+    /// dropped because the queue was full, and how many were left unsent; its
+    /// [`report`](ShutdownError::report) counts them.
     ///
     /// Never takes (much) longer than `shutdown_timeout_ms`: exporters still busy
     /// then are abandoned and their spans counted as lost.
@@ -79,7 +105,9 @@ impl TracingGuard {
                 .shutdown_with_timeout(timeout)
                 .map_err(|error| error.to_string())
         });
-        let report = self.counters.report();
+        let losses = self.counters.losses();
+        let lost = losses.describe(Some(self.counters.unsent_words()));
+        let report = losses.report;
         tracing::info!(
             target: "trace_core",
             spans_ended = report.ended,
@@ -91,9 +119,10 @@ impl TracingGuard {
             report.ended,
             report.lost()
         );
-        outcome
-            .map(|()| report)
-            .map_err(|message| ShutdownError::new(message, report))
+        match outcome.describe("shutdown", lost) {
+            None => Ok(report),
+            Some(message) => Err(ShutdownError::new(message, report)),
+        }
     }
 }
 
@@ -105,13 +134,36 @@ impl Drop for TracingGuard {
     }
 }
 
+/// How a bounded call ended.
+enum Bounded {
+    /// It returned in time, with the SDK's result.
+    InTime(Result<(), String>),
+    /// It did not return in time (or could not start): the message says so.
+    TimedOut(String),
+}
+
+impl Bounded {
+    /// The error message of a flush or shutdown (`what`) that ended so and lost `lost`
+    /// (a description of the lost spans), or `None` when all went well. A loss that a
+    /// processor reported says more than the SDK's error text, which wraps it.
+    fn describe(self, what: &str, lost: Option<String>) -> Option<String> {
+        match (self, lost) {
+            (Bounded::InTime(Ok(())), None) => None,
+            (Bounded::TimedOut(message), None) => Some(message),
+            (Bounded::TimedOut(message), Some(lost)) => Some(format!("{message}; lost: {lost}")),
+            (Bounded::InTime(_), Some(lost)) => Some(format!("{what} lost spans: {lost}")),
+            (Bounded::InTime(Err(error)), None) => Some(format!("{what} failed: {error}")),
+        }
+    }
+}
+
 /// Runs a blocking SDK call on a helper thread and waits at most `timeout` for it:
 /// the SDK bounds each processor separately, this bounds them together.
 fn run_bounded(
     timeout: Duration,
     what: &str,
     call: impl FnOnce() -> Result<(), String> + Send + 'static,
-) -> Result<(), String> {
+) -> Bounded {
     let timed_out = || {
         format!(
             "{what} did not finish within {} ms (collector down or slow?)",
@@ -119,17 +171,18 @@ fn run_bounded(
         )
     };
     let (done, wait) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name(format!("trace-core-{what}"))
         .spawn(move || {
             let _ = done.send(call());
-        })
-        .map_err(|error| format!("{what} could not start a thread: {error}"))?;
+        });
+    if let Err(error) = spawned {
+        return Bounded::TimedOut(format!("{what} could not start a thread: {error}"));
+    }
     match wait.recv_timeout(timeout + Duration::from_millis(100)) {
-        Ok(Ok(())) => Ok(()),
         // The SDK reports its own per-processor timeout as an error string.
-        Ok(Err(error)) if error.contains("Timeout") => Err(timed_out()),
-        Ok(Err(error)) => Err(format!("{what} failed: {error}")),
-        Err(_) => Err(timed_out()),
+        Ok(Err(error)) if error.contains("Timeout") => Bounded::TimedOut(timed_out()),
+        Ok(result) => Bounded::InTime(result),
+        Err(_) => Bounded::TimedOut(timed_out()),
     }
 }

@@ -43,6 +43,7 @@
 //! |---|---|
 //! | Configuration | [`Config`], [`ConfigLoader`], [`ConfigError`]; every key in `docs/configuration.md` |
 //! | Lifecycle | [`init`], [`TracingBuilder`], [`TracingGuard`], [`ExportReport`], [`set_provider`]: OTLP http/protobuf, http/json, gRPC; console waterfall; OTLP-JSON lines; HTML page |
+//! | Export | [`export::OtlpBatchProcessor`] (features `otlp-http`, `otlp-grpc`): the batch export pipeline `init` uses for OTLP http/protobuf and gRPC, in any provider; [`export::ExportStatus`], its counts at any time |
 //! | Other signals | [`resource`] (the service's resource, one `service.instance.id` per process), [`export::otlp_log_exporter`] (feature `otlp-logs`: OTLP log export with the traces' settings) |
 //! | Seeing traces locally | [`export::ConsoleTreeExporter`] (one stitched waterfall per trace), `export::HtmlExporter` (feature `html`: a self-contained page), [`export::OtlpJsonTraces`] (files captured elsewhere) |
 //! | Spans | [`ScopedTracer`], [`SpanStart`], [`TracedSpan`], [`record_error_on`] |
@@ -97,8 +98,8 @@
 //!
 //! | Feature | Default | What it adds |
 //! |---|---|---|
-//! | `otlp-http` | yes | OTLP over HTTP (protobuf and JSON) with a blocking reqwest client on the exporter thread, rustls (ring) for `https` |
-//! | `otlp-grpc` | yes | OTLP over gRPC (tonic); `init` must then run inside a Tokio runtime |
+//! | `otlp-http` | yes | OTLP over HTTP: http/protobuf through the batch export pipeline (hyper), http/json through opentelemetry-otlp with a blocking reqwest client; rustls (ring) for `https` |
+//! | `otlp-grpc` | yes | OTLP over gRPC through the batch export pipeline (HTTP/2 with hyper); no Tokio runtime needed |
 //! | `tracing` | no | [`tracing_bridge::layer`]: `tracing` spans in the same traces, both directions; install it before or after [`init`]; sea-orm's, sqlx's and fred's own spans are filtered out by default ([`tracing_bridge::BridgeFilter`]) |
 //! | `otlp-logs` | no | [`export::otlp_log_exporter`]: an OTLP log exporter built from the same [`Config`] as the span exporter (endpoint with `/v1/logs` or `logs_endpoint`, protocol, headers, TLS `certificate`, timeout, compression); trace-log's `otlp-logs` uses it |
 //! | `html` | no | `export::HtmlExporter` and exporter `html`: one self-contained HTML page of the finished traces; `export::OtlpJsonTraces::to_html_page` |

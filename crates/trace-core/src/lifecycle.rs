@@ -30,7 +30,9 @@ use crate::{active, propagation, resource};
 /// and every span is a no-op. Use [`TracingBuilder`] to add span processors, a
 /// sampler, an ID generator or resource detectors of your own.
 ///
-/// With `protocol: grpc` this must run inside a Tokio runtime.
+/// Spans go to OTLP `http/protobuf` and `grpc` through trace-core's batch export
+/// pipeline ([`OtlpBatchProcessor`](crate::export::OtlpBatchProcessor)), with a thread
+/// and a Tokio runtime of its own: `init` needs no runtime of the caller's.
 ///
 /// ```
 /// let config = trace_core::Config {
@@ -181,6 +183,7 @@ impl<'a> TracingBuilder<'a> {
                 shutdown_timeout,
                 summary: summary.to_owned(),
                 resource: None,
+                flushed: Default::default(),
             });
         }
         let (sampler, sampler_name, rule) = match self.sampler {
@@ -211,18 +214,9 @@ impl<'a> TracingBuilder<'a> {
         for kind in dedup(&config.exporters) {
             match kind {
                 ExporterKind::Otlp => {
-                    let exporter = export::build_otlp_exporter(config)?;
+                    builder = otlp(builder, config, &counters)?;
                     let endpoint = config.resolved_traces_endpoint();
-                    let protocol = config.protocol.as_str();
-                    let destination = format!("{endpoint} (otlp {protocol})");
-                    builder = builder.with_span_processor(batch(
-                        config,
-                        "otlp",
-                        destination,
-                        exporter,
-                        &counters,
-                    ));
-                    destinations.push(format!("otlp {protocol} {endpoint}"));
+                    destinations.push(format!("otlp {} {endpoint}", config.protocol.as_str()));
                 }
                 ExporterKind::Console => {
                     let style = export::WaterfallStyle::for_target(ConsoleTarget::Stdout)
@@ -301,6 +295,7 @@ impl<'a> TracingBuilder<'a> {
             shutdown_timeout,
             summary,
             resource: Some(resource),
+            flushed: Default::default(),
         })
     }
 }
@@ -343,6 +338,28 @@ fn dedup(kinds: &[ExporterKind]) -> Vec<ExporterKind> {
         }
     }
     unique
+}
+
+/// Adds the OTLP span processor: trace-core's batch export pipeline for `http/protobuf`
+/// and `grpc`, the SDK's batch processor with opentelemetry-otlp for `http/json`.
+fn otlp(
+    builder: TracerProviderBuilder,
+    config: &Config,
+    counters: &Arc<Counters>,
+) -> Result<TracerProviderBuilder, InitError> {
+    #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+    if config.protocol != crate::config::Protocol::HttpJson {
+        let processor = export::OtlpBatchProcessor::start(config)?;
+        counters.add_self_counting(processor.self_counting());
+        return Ok(builder.with_span_processor(processor));
+    }
+    let exporter = export::build_otlp_exporter(config)?;
+    let destination = format!(
+        "{} (otlp {})",
+        config.resolved_traces_endpoint(),
+        config.protocol.as_str()
+    );
+    Ok(builder.with_span_processor(batch(config, "otlp", destination, exporter, counters)))
 }
 
 fn batch<E: SpanExporter + 'static>(

@@ -93,6 +93,7 @@ fn every_standard_otel_variable_is_read() {
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "256"),
             ("OTEL_BSP_SCHEDULE_DELAY", "1000"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "3000"),
+            ("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "2"),
         ])
         .load()
         .unwrap();
@@ -116,6 +117,7 @@ fn every_standard_otel_variable_is_read() {
     assert_eq!(config.batch.max_export_batch_size, 256);
     assert_eq!(config.batch.scheduled_delay_ms, 1000);
     assert_eq!(config.batch.export_timeout_ms, 3000);
+    assert_eq!(config.batch.max_concurrent_exports, 2);
 }
 
 #[test]
@@ -549,7 +551,8 @@ fn an_unknown_key_names_the_closest_known_one() {
         "invalid tracing config: `batch.max_queue_siz` (from environment variable \
          APP_TRACING_BATCH__MAX_QUEUE_SIZ): no such key (did you mean \
          APP_TRACING_BATCH__MAX_QUEUE_SIZE?); known keys are `max_queue_size`, \
-         `max_export_batch_size`, `scheduled_delay_ms`, `export_timeout_ms`"
+         `max_export_batch_size`, `scheduled_delay_ms`, `export_timeout_ms`, \
+         `max_concurrent_exports`"
     );
     let file = yaml_file("servce_name: checkout\n");
     let error = ConfigLoader::new()
@@ -592,6 +595,11 @@ fn inconsistent_batch_settings_and_missing_files_are_errors() {
         ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"),
     ]);
     assert!(message.contains("batch.max_export_batch_size"), "{message}");
+    assert_eq!(
+        load_error(&[("APP_TRACING_BATCH__MAX_CONCURRENT_EXPORTS", "0")]),
+        "invalid tracing config: `batch.max_concurrent_exports` = 0 (from environment \
+         variable APP_TRACING_BATCH__MAX_CONCURRENT_EXPORTS): a whole number greater than zero"
+    );
     let error = ConfigLoader::new()
         .file("/nonexistent/tracing.yaml")
         .env_vars::<&str, &str>([])

@@ -75,6 +75,8 @@ fn export_warnings(protocol: Protocol, endpoint: String) -> Vec<String> {
         batch: BatchConfig {
             // Only the explicit flush exports.
             scheduled_delay_ms: 60_000,
+            // One attempt: no time is left for a retry (at least 500 ms away).
+            export_timeout_ms: 400,
             ..Default::default()
         },
         ..Default::default()
@@ -263,4 +265,59 @@ fn grpc_failures_name_the_endpoint_and_cause_too() {
             )]
         );
     });
+}
+
+#[test]
+fn a_full_queue_is_warned_about_with_the_endpoint() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use trace_core::export::OtlpBatchProcessor;
+
+    let _serial = serial();
+    let capture = capture();
+    capture.0.lock().unwrap().clear();
+    let port = hanging_listener();
+    let config = Config {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        timeout_ms: 60_000,
+        batch: BatchConfig {
+            max_queue_size: 300,
+            max_export_batch_size: 100,
+            scheduled_delay_ms: 60_000,
+            export_timeout_ms: 60_000,
+            max_concurrent_exports: 1,
+        },
+        ..Default::default()
+    };
+    let processor = OtlpBatchProcessor::from_config(&config).unwrap();
+    let status = processor.status();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("export-errors-test");
+    let end = |count| (0..count).for_each(|_| tracer.in_span("work", |_| {}));
+    // The first batch hangs in the only export slot; then the queue overflows.
+    end(100);
+    while status.queued() > 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    end(1_000);
+    // The export thread looks for losses at least every second.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let warnings = capture.0.lock().unwrap().clone();
+    // One warning (the next may come 10 s later), with the drops seen when it was made.
+    let [warning] = warnings.as_slice() else {
+        panic!("{warnings:?}");
+    };
+    let dropped = warning
+        .strip_prefix(&format!(
+            "span export to http://127.0.0.1:{port}/v1/traces (otlp http/protobuf) cannot keep \
+             up: "
+        ))
+        .and_then(|rest| rest.strip_suffix(" spans dropped because the queue was full (300 spans)"))
+        .and_then(|count| count.parse::<u64>().ok());
+    assert!(
+        dropped.is_some_and(|count| (1..=700).contains(&count)),
+        "{warning}"
+    );
+    let _ = provider.shutdown_with_timeout(Duration::from_millis(100));
 }

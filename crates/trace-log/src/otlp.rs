@@ -47,7 +47,8 @@ pub fn layer(provider: &SdkLoggerProvider) -> OtlpLogSubscriberLayer {
 /// with trace-core's span-export settings and resource: [`logger_provider_builder`],
 /// built.
 ///
-/// gRPC needs a Tokio runtime, as for trace-core's `init`.
+/// With `protocol: grpc` this must run inside a Tokio runtime (opentelemetry-otlp's
+/// tonic client; trace-core's span export needs none).
 pub fn logger_provider(config: &Config) -> Result<SdkLoggerProvider, InitError> {
     Ok(logger_provider_builder(config)?.build())
 }

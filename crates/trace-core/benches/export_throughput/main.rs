@@ -23,8 +23,8 @@
 //! - **Pipelines**: `no-op` (trace-bench-support's `CountAndDrop`: the producer's cost
 //!   with nothing exported), `SDK` (`BatchSpanProcessor` + `opentelemetry_otlp::SpanExporter`,
 //!   both with default settings: http/protobuf on reqwest's blocking client, gRPC on tonic),
-//!   and `ours` (trace-core's batch pipeline with default settings, built by `ours()` in
-//!   `pipeline.rs`; "not built yet" and `MISS-not-built` until it returns one).
+//!   and `ours` (trace-core's batch pipeline with default settings, `OtlpBatchProcessor`,
+//!   built by `ours()` in `pipeline.rs`).
 //! - Every run has a multi-thread Tokio runtime (threads `export-rt`) entered while the
 //!   pipeline is built: tonic's channel runs on it, as it would on a service's runtime.
 //!

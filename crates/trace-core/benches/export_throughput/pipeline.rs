@@ -1,6 +1,6 @@
 //! The pipelines under test, each a span processor a provider gets: the no-op reference,
 //! the SDK's batch processor with opentelemetry-otlp, and ours (trace-core's batch
-//! pipeline, filled in by [`ours`]); and [`TimedOnEnd`], which times `on_end` around any of
+//! pipeline, [`ours`]); and [`TimedOnEnd`], which times `on_end` around any of
 //! them.
 
 use std::cell::Cell;
@@ -15,6 +15,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Span, SpanData, SpanProcessor};
 use serde::{Deserialize, Serialize};
 use trace_bench_support::CountAndDrop;
+use trace_core::Config;
+use trace_core::export::OtlpBatchProcessor;
 
 use crate::histogram::AtomicHistogram;
 
@@ -75,32 +77,43 @@ pub(crate) struct Pipeline {
     pub(crate) dropped: Option<Box<dyn Fn() -> u64>>,
 }
 
-/// trace-core's batch export pipeline with its default settings, exporting to `endpoint`
-/// over `protocol`; `None` until it exists (the report then says "not built yet").
-///
-/// Fill this in to measure it: return the `SpanProcessor` (boxed) and, in `dropped`, a
-/// closure reading its count of dropped spans (checked against ended - received). It is
-/// called once per run, in the run's own process, with the run's export runtime entered (a
-/// multi-thread Tokio runtime, threads `export-rt`, counted as pipeline threads like every
-/// thread the processor starts). `endpoint` is the signal's URL:
+/// trace-core's batch export pipeline ([`OtlpBatchProcessor`]) with its default settings,
+/// exporting to `endpoint` over `protocol`. `dropped` reads its own count of the spans it
+/// did not deliver (dropped on a full queue, failed or left unsent), which the report
+/// checks against ended - received. It starts its own export thread (`trace-rs-export`),
+/// counted as a pipeline thread. `endpoint` is the signal's URL:
 /// `http://127.0.0.1:PORT/v1/traces` for http/protobuf, `http://127.0.0.1:PORT` for gRPC.
-fn ours(_protocol: Protocol, _endpoint: &str) -> Option<Pipeline> {
-    None
+fn ours(protocol: Protocol, endpoint: &str) -> Result<Pipeline, String> {
+    let config = Config {
+        traces_endpoint: Some(endpoint.to_owned()),
+        protocol: match protocol {
+            Protocol::HttpProtobuf => trace_core::config::Protocol::HttpProtobuf,
+            Protocol::Grpc => trace_core::config::Protocol::Grpc,
+        },
+        ..Config::default()
+    };
+    let processor = OtlpBatchProcessor::from_config(&config)
+        .map_err(|e| format!("ours over {}: {e}", protocol.name()))?;
+    let status = processor.status();
+    Ok(Pipeline {
+        processor: Box::new(processor),
+        dropped: Some(Box::new(move || status.report().lost())),
+    })
 }
 
-/// The pipeline `kind` exporting to `endpoint`; `Ok(None)` when it is not built yet.
+/// The pipeline `kind` exporting to `endpoint`.
 pub(crate) fn build(
     kind: PipelineKind,
     protocol: Protocol,
     endpoint: &str,
-) -> Result<Option<Pipeline>, String> {
+) -> Result<Pipeline, String> {
     match kind {
-        PipelineKind::Noop => Ok(Some(Pipeline {
+        PipelineKind::Noop => Ok(Pipeline {
             processor: Box::new(CountAndDrop::new()),
             dropped: None,
-        })),
-        PipelineKind::Sdk => sdk(protocol, endpoint).map(Some),
-        PipelineKind::Ours => Ok(ours(protocol, endpoint)),
+        }),
+        PipelineKind::Sdk => sdk(protocol, endpoint),
+        PipelineKind::Ours => ours(protocol, endpoint),
     }
 }
 

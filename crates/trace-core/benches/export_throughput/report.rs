@@ -91,7 +91,6 @@ fn si(value: f64) -> String {
 /// One line per finished run, as the bench goes.
 pub(crate) fn progress(run: &Run) -> String {
     match &run.outcome {
-        Outcome::NotBuilt => format!("  {}: not built yet", run.label()),
         Outcome::Failed(error) => format!("  {}: FAILED: {error}", run.label()),
         Outcome::Measured(m) => format!(
             "  {}: offered {}/s, received {}/s, pipeline CPU {:.0} ms",
@@ -181,13 +180,6 @@ fn print_table(rows: &[&Run], all: &[Run]) {
         let load = load_name(run.spec.rate);
         let m = match &run.outcome {
             Outcome::Measured(m) => m,
-            Outcome::NotBuilt => {
-                println!(
-                    "{name:<6}{:>3} {load:>9}   not built yet",
-                    run.spec.producers
-                );
-                continue;
-            }
             Outcome::Failed(error) => {
                 println!(
                     "{name:<6}{:>3} {load:>9}   FAILED: {error}",
@@ -321,11 +313,7 @@ fn print_ratios(rows: &[&Run]) {
                     ratio(Some(o.peak_rss_kib as f64), Some(s.peak_rss_kib as f64)),
                 );
             }
-            (None | Some(Outcome::NotBuilt), _) => {
-                println!(
-                    "{head} ours not built yet (fill `ours()` in benches/export_throughput/pipeline.rs)"
-                );
-            }
+            (None, _) => println!("{head} ours did not run"),
             _ => println!("{head} no ratio: a run failed"),
         }
     }
@@ -334,7 +322,7 @@ fn print_ratios(rows: &[&Run]) {
 /// PASS or MISS, or why there is no verdict.
 fn verdict(ours: Option<&Run>, check: impl Fn(&Measured) -> Option<bool>) -> &'static str {
     match ours.map(|r| &r.outcome) {
-        None | Some(Outcome::NotBuilt) => "MISS-not-built",
+        None => "MISS-not-run",
         Some(Outcome::Failed(_)) => "MISS-failed",
         Some(Outcome::Measured(m)) => match check(m) {
             Some(true) => "PASS",

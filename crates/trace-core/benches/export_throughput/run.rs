@@ -79,8 +79,6 @@ pub(crate) enum SpanCounter {
 /// What a run came to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Outcome {
-    /// The pipeline does not exist yet (`ours()` returns `None`).
-    NotBuilt,
     Failed(String),
     Measured(Box<Measured>),
 }
@@ -173,9 +171,7 @@ fn run(spec: &RunSpec) -> Result<Outcome, String> {
     let endpoint = spec
         .protocol
         .endpoint(spec.receiver.grpc_port, spec.receiver.http_port);
-    let Some(pipeline) = pipeline::build(spec.pipeline, spec.protocol, &endpoint)? else {
-        return Ok(Outcome::NotBuilt);
-    };
+    let pipeline = pipeline::build(spec.pipeline, spec.protocol, &endpoint)?;
     let timings = Arc::new(Timings::default());
     let provider = SdkTracerProvider::builder()
         .with_span_processor(TimedOnEnd::new(pipeline.processor, Arc::clone(&timings)))

@@ -180,10 +180,11 @@ pub enum Protocol {
     /// Protobuf over HTTP (the default, port 4318).
     #[serde(rename = "http/protobuf")]
     HttpProtobuf,
-    /// JSON over HTTP (port 4318).
+    /// JSON over HTTP (port 4318), through opentelemetry-otlp and the SDK's batch
+    /// processor.
     #[serde(rename = "http/json")]
     HttpJson,
-    /// gRPC (port 4317). `init` must run inside a Tokio runtime.
+    /// gRPC (port 4317).
     #[serde(rename = "grpc")]
     Grpc,
 }
@@ -250,22 +251,26 @@ impl SamplerKind {
 #[serde(default, deny_unknown_fields)]
 pub struct BatchConfig {
     /// Spans held in memory at most; further spans are dropped and counted.
+    /// The default, 8192, is about 8 MiB of spans with 8 attributes.
     pub max_queue_size: usize,
     /// Spans per export request at most.
     pub max_export_batch_size: usize,
     /// Delay between two scheduled exports, in milliseconds.
     pub scheduled_delay_ms: u64,
-    /// Upper bound of one export, in milliseconds.
+    /// Upper bound of one export, retries included, in milliseconds.
     pub export_timeout_ms: u64,
+    /// Export requests in flight at most (OTLP `http/protobuf` and `grpc`).
+    pub max_concurrent_exports: usize,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
         Self {
-            max_queue_size: 2048,
+            max_queue_size: 8192,
             max_export_batch_size: 512,
             scheduled_delay_ms: 5000,
             export_timeout_ms: 30_000,
+            max_concurrent_exports: 4,
         }
     }
 }

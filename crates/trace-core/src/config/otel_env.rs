@@ -81,6 +81,11 @@ const PLAIN_VARS: &[(&str, &str, Kind)] = &[
         "batch.export_timeout_ms",
         Kind::Millis,
     ),
+    (
+        "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
+        "batch.max_concurrent_exports",
+        Kind::Count,
+    ),
 ];
 
 /// Every `OTEL_*` variable trace-core reads.

@@ -72,6 +72,13 @@ pub(super) fn validate(config: &Config, source_of: SourceOf<'_>) -> Result<(), C
             ),
         );
     }
+    if batch.max_concurrent_exports == 0 {
+        return fail(
+            "batch.max_concurrent_exports",
+            "0".into(),
+            "a whole number greater than zero",
+        );
+    }
     if config.exporters.contains(&ExporterKind::JsonFile)
         && config.json_file_path.as_deref().is_none_or(str::is_empty)
     {

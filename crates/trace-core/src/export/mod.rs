@@ -1,22 +1,26 @@
-//! Span exporters: OTLP to a collector, and local ones that need no collector (the
-//! console waterfall, OTLP-JSON lines, and with feature `html` a self-contained HTML
-//! page), plus [`OtlpJsonTraces`] to draw files captured elsewhere the same way; and
-//! (feature `otlp-logs`) the OTLP log exporter with the span exporter's settings.
+//! Span exporters: OTLP to a collector through trace-core's batch export pipeline
+//! ([`OtlpBatchProcessor`]), and local ones that need no collector (the console
+//! waterfall, OTLP-JSON lines, and with feature `html` a self-contained HTML page), plus
+//! [`OtlpJsonTraces`] to draw files captured elsewhere the same way; and (feature
+//! `otlp-logs`) the OTLP log exporter with the span exporter's settings.
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+mod batch;
 mod console;
 mod counting;
 #[cfg(feature = "html")]
 mod html;
 mod json_lines;
 mod otlp;
-// Tests and benchmarks reach it through `testing` until the batch pipeline uses it.
-#[cfg(all(feature = "testing", any(feature = "otlp-http", feature = "otlp-grpc")))]
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 pub(crate) mod otlp_encode;
 mod waterfall;
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub use batch::{ExportStatus, OtlpBatchProcessor};
 pub use console::{ConsoleTarget, ConsoleTreeExporter, WaterfallStyle};
 pub use counting::ExportReport;
-pub(crate) use counting::{Counters, CountingExporter, CountingProcessor};
+pub(crate) use counting::{Counters, CountingExporter, CountingProcessor, Losses};
 #[cfg(feature = "html")]
 #[cfg_attr(docsrs, doc(cfg(feature = "html")))]
 pub use html::HtmlExporter;

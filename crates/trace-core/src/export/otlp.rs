@@ -33,7 +33,10 @@ use unavailable::NoOtlpExporter as SpanExporter;
 
 /// What one OTLP exporter sends where, resolved from [`Config`].
 #[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    not(any(
+        feature = "otlp-http",
+        all(feature = "otlp-grpc", feature = "otlp-logs")
+    )),
     allow(dead_code)
 )]
 struct Settings<'a> {
@@ -45,7 +48,8 @@ struct Settings<'a> {
     last_failure: LastFailure,
 }
 
-/// Builds the OTLP span exporter for `config`.
+/// Builds opentelemetry-otlp's span exporter for `config`, for `http/json`: trace-core's
+/// batch export pipeline sends `http/protobuf` and `grpc`.
 pub(crate) fn build_otlp_exporter(config: &Config) -> Result<OtlpExporter, InitError> {
     let settings = Settings {
         config,
@@ -56,8 +60,11 @@ pub(crate) fn build_otlp_exporter(config: &Config) -> Result<OtlpExporter, InitE
         last_failure: LastFailure::default(),
     };
     let inner = match config.protocol {
-        Protocol::HttpProtobuf | Protocol::HttpJson => http_spans(&settings)?,
-        Protocol::Grpc => grpc_spans(&settings)?,
+        Protocol::HttpJson => http_spans(&settings)?,
+        // `init` sends these through the batch export pipeline, which a build without
+        // both OTLP features lacks.
+        Protocol::HttpProtobuf => return Err(without_feature(&settings, "HTTP", "otlp-http")),
+        Protocol::Grpc => return Err(without_feature(&settings, "gRPC", "otlp-grpc")),
     };
     Ok(OtlpExporter {
         inner,
@@ -276,7 +283,10 @@ fn innermost(chain: &str) -> &str {
     chain.rsplit(": ").next().unwrap_or(chain).trim()
 }
 
-#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+#[cfg(any(
+    feature = "otlp-http",
+    all(feature = "otlp-grpc", feature = "otlp-logs")
+))]
 fn read_certificate(settings: &Settings<'_>) -> Result<Option<Vec<u8>>, InitError> {
     settings
         .config
@@ -468,26 +478,26 @@ fn http_failure_cause(
     cause_from_message(&OTelSdkError::InternalFailure(text), timeout)
 }
 
-#[cfg(not(feature = "otlp-http"))]
-fn without_http(settings: &Settings<'_>) -> InitError {
+/// The error for a `transport` (`HTTP`, `gRPC`) whose `feature` this build lacks.
+fn without_feature(settings: &Settings<'_>, transport: &str, feature: &str) -> InitError {
     InitError::exporter(
-        settings.what("HTTP"),
-        "trace-core was built without its `otlp-http` feature",
+        settings.what(transport),
+        format!("trace-core was built without its `{feature}` feature"),
     )
 }
 
 #[cfg(not(feature = "otlp-http"))]
 fn http_spans(settings: &Settings<'_>) -> Result<SpanExporter, InitError> {
-    Err(without_http(settings))
+    Err(without_feature(settings, "HTTP", "otlp-http"))
 }
 
 #[cfg(all(not(feature = "otlp-http"), feature = "otlp-logs"))]
 fn http_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
-    Err(without_http(settings))
+    Err(without_feature(settings, "HTTP", "otlp-http"))
 }
 
-/// Applies the gRPC settings to a span or log exporter builder.
-#[cfg(feature = "otlp-grpc")]
+/// Applies the gRPC settings to a log exporter builder.
+#[cfg(all(feature = "otlp-grpc", feature = "otlp-logs"))]
 fn with_grpc_settings<B>(builder: B, settings: &Settings<'_>) -> Result<B, InitError>
 where
     B: opentelemetry_otlp::WithTonicConfig + opentelemetry_otlp::WithExportConfig,
@@ -498,16 +508,10 @@ where
 
     let config = settings.config;
     if tokio::runtime::Handle::try_current().is_err() {
-        let call = match settings.signal {
-            "span" => "call `trace_core::init` inside one",
-            _ => "build the log exporter inside one",
-        };
         return Err(InitError::exporter(
             settings.what("gRPC"),
-            format!(
-                "protocol `grpc` needs a Tokio runtime: {call} \
-                 (for example in `#[tokio::main]`), or use `http/protobuf`"
-            ),
+            "protocol `grpc` needs a Tokio runtime: build the log exporter inside one \
+             (for example in `#[tokio::main]`), or use `http/protobuf`",
         ));
     }
     let mut metadata = MetadataMap::new();
@@ -537,13 +541,6 @@ where
     Ok(builder)
 }
 
-#[cfg(feature = "otlp-grpc")]
-fn grpc_spans(settings: &Settings<'_>) -> Result<SpanExporter, InitError> {
-    with_grpc_settings(SpanExporter::builder().with_tonic(), settings)?
-        .build()
-        .map_err(|error| InitError::exporter(settings.what("gRPC"), error))
-}
-
 #[cfg(all(feature = "otlp-grpc", feature = "otlp-logs"))]
 fn grpc_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
     with_grpc_settings(LogExporter::builder().with_tonic(), settings)?
@@ -551,22 +548,9 @@ fn grpc_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
         .map_err(|error| InitError::exporter(settings.what("gRPC"), error))
 }
 
-#[cfg(not(feature = "otlp-grpc"))]
-fn without_grpc(settings: &Settings<'_>) -> InitError {
-    InitError::exporter(
-        settings.what("gRPC"),
-        "trace-core was built without its `otlp-grpc` feature",
-    )
-}
-
-#[cfg(not(feature = "otlp-grpc"))]
-fn grpc_spans(settings: &Settings<'_>) -> Result<SpanExporter, InitError> {
-    Err(without_grpc(settings))
-}
-
 #[cfg(all(not(feature = "otlp-grpc"), feature = "otlp-logs"))]
 fn grpc_logs(settings: &Settings<'_>) -> Result<LogExporter, InitError> {
-    Err(without_grpc(settings))
+    Err(without_feature(settings, "gRPC", "otlp-grpc"))
 }
 
 #[cfg(not(any(feature = "otlp-http", feature = "otlp-grpc")))]

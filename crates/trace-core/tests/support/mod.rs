@@ -39,12 +39,26 @@ pub(crate) enum SinkProtocol {
     Http,
 }
 
+/// Collector faults a sink plays, for the export pipeline's tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SinkFaults {
+    /// Every trace request is answered this much later (a slow collector).
+    pub(crate) delay: Duration,
+    /// The first this many OTLP/HTTP trace requests are answered `503` without being
+    /// decoded (received as requests with `status` 503 and no spans).
+    pub(crate) unavailable_first: usize,
+    /// The `Retry-After` of those 503s, in seconds.
+    pub(crate) retry_after_secs: u64,
+}
+
 /// One export request as received: transport, request headers (lowercase names) and the
 /// decoded `ExportTraceServiceRequest`.
 #[derive(Clone, Debug)]
 pub(crate) struct ReceivedRequest {
     /// `"grpc"` or `"http"`.
     pub(crate) protocol: String,
+    /// The HTTP status the sink answered: 200, or 503 for a fault it played.
+    pub(crate) status: u16,
     /// Request headers (HTTP) or metadata (gRPC), names lowercased.
     pub(crate) headers: Value,
     /// The request, e.g. `body["resourceSpans"][0]["scopeSpans"]`.
@@ -110,12 +124,19 @@ pub(crate) struct OtlpSink {
     protocol: SinkProtocol,
     port: u16,
     dir: PathBuf,
+    python: PathBuf,
+    faults: SinkFaults,
 }
 
 impl OtlpSink {
     /// Starts a receiver, or returns `None` (after printing why) when the tests were not run
     /// through `cargo xtask test`. Under `CI=true` a missing receiver is a panic, not a skip.
     pub(crate) fn start(protocol: SinkProtocol) -> Option<OtlpSink> {
+        Self::start_with(protocol, SinkFaults::default())
+    }
+
+    /// [`start`](Self::start) for a receiver that plays `faults`.
+    pub(crate) fn start_with(protocol: SinkProtocol, faults: SinkFaults) -> Option<OtlpSink> {
         let python = match std::env::var_os(PYTHON_ENV) {
             Some(python) if !python.is_empty() => PathBuf::from(python),
             _ => {
@@ -130,10 +151,6 @@ impl OtlpSink {
                 return None;
             }
         };
-        Some(Self::spawn(&python, protocol))
-    }
-
-    fn spawn(python: &Path, protocol: SinkProtocol) -> OtlpSink {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "trace-rs-otlp-sink-{}-{}",
@@ -141,57 +158,37 @@ impl OtlpSink {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         fs::create_dir_all(&dir).expect("create the OTLP sink's temp dir");
-        let log = fs::File::create(dir.join("sink.log")).expect("create the OTLP sink log");
-        let port_flag = match protocol {
-            SinkProtocol::Grpc => "--grpc-port",
-            SinkProtocol::Http => "--http-port",
-        };
         // Port 0: the receiver binds a free port itself and reports it (no bind race).
-        let mut child = Command::new(python)
-            .arg(SCRIPT)
-            .args([port_flag, "0", "--exit-on-stdin-eof", "--out"])
-            .arg(dir.join("requests.jsonl"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {} {SCRIPT}: {e}", python.display()));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            lines.for_each(drop); // keep draining so the pipe never fills
-        });
-        let mut sink = OtlpSink {
+        let (child, stdin, port) = launch(&python, protocol, faults, &dir, 0);
+        Some(OtlpSink {
             child,
             _stdin: stdin,
             protocol,
-            port: 0,
+            port,
             dir,
-        };
-        let ready = rx.recv_timeout(READY_TIMEOUT);
-        let key = match protocol {
-            SinkProtocol::Grpc => "grpc=",
-            SinkProtocol::Http => "http=",
-        };
-        let port = ready.as_deref().ok().and_then(|line| {
-            let rest = line.strip_prefix("READY")?;
-            rest.split_whitespace()
-                .find_map(|w| w.strip_prefix(key)?.parse().ok())
-        });
-        match port {
-            Some(port) => sink.port = port,
-            None => panic!(
-                "the OTLP receiver did not get ready within {READY_TIMEOUT:?} (first line: \
-                 {ready:?}); its log:\n{}",
-                sink.log()
-            ),
-        }
-        sink
+            python,
+            faults,
+        })
+    }
+
+    /// Stops the receiver (its port refuses connections) until [`restart`](Self::restart).
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the receiver again on the same port, keeping what it received.
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        let (child, stdin, _) = launch(
+            &self.python,
+            self.protocol,
+            self.faults,
+            &self.dir,
+            self.port,
+        );
+        self.child = child;
+        self._stdin = stdin;
     }
 
     /// The transport this sink listens on.
@@ -236,6 +233,10 @@ impl OtlpSink {
                 }
                 ReceivedRequest {
                     protocol: meta["protocol"].as_str().unwrap_or_default().to_owned(),
+                    status: meta["status"]
+                        .as_u64()
+                        .and_then(|status| u16::try_from(status).ok())
+                        .unwrap_or(200),
                     headers: meta["headers"].clone(),
                     body,
                 }
@@ -316,6 +317,69 @@ impl Drop for OtlpSink {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs the receiver on `port` (0: any free one), writing into `dir`; returns it once it
+/// listens, with the port it listens on.
+fn launch(
+    python: &Path,
+    protocol: SinkProtocol,
+    faults: SinkFaults,
+    dir: &Path,
+    port: u16,
+) -> (Child, ChildStdin, u16) {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("sink.log"))
+        .expect("open the OTLP sink log");
+    let port_flag = match protocol {
+        SinkProtocol::Grpc => "--grpc-port",
+        SinkProtocol::Http => "--http-port",
+    };
+    let mut child = Command::new(python)
+        .arg(SCRIPT)
+        .args([port_flag, &port.to_string(), "--exit-on-stdin-eof", "--out"])
+        .arg(dir.join("requests.jsonl"))
+        .arg(format!("--delay-ms={}", faults.delay.as_millis()))
+        .arg(format!("--unavailable-first={}", faults.unavailable_first))
+        .arg(format!("--retry-after={}", faults.retry_after_secs))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {} {SCRIPT}: {e}", python.display()));
+    let stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        lines.for_each(drop); // keep draining so the pipe never fills
+    });
+    let ready = rx.recv_timeout(READY_TIMEOUT);
+    let key = match protocol {
+        SinkProtocol::Grpc => "grpc=",
+        SinkProtocol::Http => "http=",
+    };
+    let listening = ready.as_deref().ok().and_then(|line| {
+        let rest = line.strip_prefix("READY")?;
+        rest.split_whitespace()
+            .find_map(|w| w.strip_prefix(key)?.parse().ok())
+    });
+    match listening {
+        Some(port) => (child, stdin, port),
+        None => {
+            let _ = child.kill();
+            panic!(
+                "the OTLP receiver did not get ready within {READY_TIMEOUT:?} (first line: \
+                 {ready:?}); its log:\n{}",
+                fs::read_to_string(dir.join("sink.log")).unwrap_or_default()
+            )
+        }
     }
 }
 

@@ -16,7 +16,11 @@ What this script adds to oteltest:
   hex ids (not the base64 of the protobuf JSON mapping that oteltest's parser expects), so they
   are converted to base64 before parsing, and a non-hex id is reported as an error;
 - each line also carries `"_sink": {"protocol", "headers"}`, and a request that cannot be
-  decoded is written as `{"_sink": {..., "error": "..."}}` so tests fail with the reason.
+  decoded is written as `{"_sink": {..., "error": "..."}}` so tests fail with the reason;
+- collector faults for the export pipeline's tests: `--delay-ms` answers every trace request
+  that much later (a slow collector), `--unavailable-first N` answers the first N OTLP/HTTP
+  trace requests with `503` and `Retry-After: --retry-after` seconds without decoding them
+  (written as `{"_sink": {..., "status": 503}}`).
 
 Prints `READY grpc=PORT http=PORT` (only the started sides) on stdout once listening.
 Run by `tests/support/mod.rs`; needs the venv that `cargo xtask test` provisions.
@@ -30,6 +34,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import zlib
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -99,14 +104,17 @@ class JsonLinesWriter:
 class TraceLinesHandler(RequestHandler):
     """oteltest request handler: traces become JSON lines; metrics and logs are ignored."""
 
-    def __init__(self, writer, protocol):
+    def __init__(self, writer, protocol, delay_ms=0):
         self.writer = writer
         self.protocol = protocol
+        self.delay = delay_ms / 1000.0
 
     def sink_info(self, headers):
         return {"protocol": self.protocol, "headers": {k.lower(): v for k, v in (headers or {}).items()}}
 
     def handle_trace(self, request, headers):
+        if self.delay:
+            time.sleep(self.delay)
         obj = convert_ids(MessageToDict(request), b64_to_hex)
         obj["_sink"] = self.sink_info(headers)
         self.writer.write(obj)
@@ -145,9 +153,20 @@ def start_grpc(handler, port):
 class LoopbackHttpSink(HttpSink):
     """oteltest's HttpSink bound to loopback, with gzip/deflate and chunked request bodies."""
 
-    def __init__(self, handler, logger, port):
+    def __init__(self, handler, logger, port, unavailable_first=0, retry_after=1):
         super().__init__(handler, logger, port=port, daemon=True)
         self.handler = handler
+        self.unavailable_left = unavailable_first
+        self.retry_after = retry_after
+        self.lock = threading.Lock()
+
+    def answer_unavailable(self):
+        """Whether this trace request is one of the first `--unavailable-first`."""
+        with self.lock:
+            if self.unavailable_left <= 0:
+                return False
+            self.unavailable_left -= 1
+            return True
 
     def start(self):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self.make_request_handler())
@@ -180,8 +199,10 @@ class LoopbackHttpSink(HttpSink):
                         self.rfile.readline()
                 return self.rfile.read(int(self.headers.get("Content-Length", "0")))
 
-            def reply(self, status, content_type, body):
+            def reply(self, status, content_type, body, extra=()):
                 self.send_response(status)
+                for name, value in extra:
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -193,6 +214,13 @@ class LoopbackHttpSink(HttpSink):
                 headers["Content-Type"] = self.headers.get("Content-Type", "")
                 body = self.read_body()
                 handle = sink.handlers.get(self.path)
+                if self.path == "/v1/traces" and sink.answer_unavailable():
+                    info = sink.handler.sink_info(headers)
+                    info["status"] = 503
+                    sink.handler.writer.write({"_sink": info})
+                    retry_after = [("Retry-After", str(sink.retry_after))]
+                    self.reply(503, "text/plain", b"unavailable", retry_after)
+                    return
                 if handle is None:
                     self.reply(404, "text/plain", b"unknown OTLP path")
                     return
@@ -240,6 +268,11 @@ def main():
     parser.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="exit when standard input is closed"
     )
+    parser.add_argument("--delay-ms", type=int, default=0, help="answer trace requests this late")
+    parser.add_argument(
+        "--unavailable-first", type=int, default=0, help="answer the first N HTTP trace requests 503"
+    )
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After of those 503s")
     args = parser.parse_args()
     if args.grpc_port is None and args.http_port is None:
         parser.error("give --grpc-port and/or --http-port")
@@ -249,10 +282,14 @@ def main():
     writer = JsonLinesWriter(args.out)
     ready = ["READY"]
     if args.grpc_port is not None:
-        _server, port = start_grpc(TraceLinesHandler(writer, "grpc"), args.grpc_port)
+        handler = TraceLinesHandler(writer, "grpc", args.delay_ms)
+        _server, port = start_grpc(handler, args.grpc_port)
         ready.append(f"grpc={port}")
     if args.http_port is not None:
-        http = LoopbackHttpSink(TraceLinesHandler(writer, "http"), logger, args.http_port)
+        handler = TraceLinesHandler(writer, "http", args.delay_ms)
+        http = LoopbackHttpSink(
+            handler, logger, args.http_port, args.unavailable_first, args.retry_after
+        )
         http.start()
         ready.append(f"http={http.port}")
     print(" ".join(ready), flush=True)

@@ -1,0 +1,201 @@
+//! The hyper client both transports use: kept-alive connections, rustls with ring for
+//! `https` (the system's roots plus the configured `certificate`), and what the error
+//! of a request that got no answer says.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+
+use super::report::{Failure, FailureKind};
+use super::retry::Attempt;
+
+/// A pooled hyper client sending whole request bodies.
+pub(super) type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Idle connections are kept this long: longer than the default scheduled delay, so a
+/// quiet service still reuses its connection.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A client for OTLP/HTTP (HTTP/1.1). `certificate` is the PEM of the CA certificates
+/// to trust besides the system's; `https`: whether the endpoint uses TLS (only then are
+/// the system's roots loaded).
+#[cfg(feature = "otlp-http")]
+pub(super) fn http1(
+    https: bool,
+    certificate: Option<&[u8]>,
+    connect_timeout: Duration,
+) -> Result<HyperClient, String> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(https, certificate)?)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http_connector(connect_timeout));
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .build(connector))
+}
+
+/// A client for OTLP/gRPC: HTTP/2, with prior knowledge for `http://` endpoints.
+#[cfg(feature = "otlp-grpc")]
+pub(super) fn http2(
+    https: bool,
+    certificate: Option<&[u8]>,
+    connect_timeout: Duration,
+) -> Result<HyperClient, String> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(https, certificate)?)
+        .https_or_http()
+        .enable_http2()
+        .wrap_connector(http_connector(connect_timeout));
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .http2_only(true)
+        .build(connector))
+}
+
+fn http_connector(connect_timeout: Duration) -> HttpConnector {
+    let mut http = HttpConnector::new();
+    // hyper-rustls does TLS for `https://` itself.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    http
+}
+
+/// rustls with ring (whatever provider the process installed), trusting the system's
+/// roots and `certificate`'s.
+fn tls_config(https: bool, certificate: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    if https {
+        // Unreadable system certificates are skipped, as tonic and reqwest do: the
+        // handshake then says which certificate could not be verified.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+    }
+    if let Some(pem) = certificate {
+        let certificates = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("`certificate` is not valid PEM: {error}"))?;
+        if certificates.is_empty() {
+            return Err("`certificate` holds no PEM certificate".to_owned());
+        }
+        for certificate in certificates {
+            roots
+                .add(certificate)
+                .map_err(|error| format!("`certificate` cannot be used: {error}"))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("TLS cannot be set up: {error}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// `timed out after 500 ms`.
+pub(super) fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {} ms", timeout.as_millis())
+}
+
+/// What a request that got no answer met. TLS failures are not retried (a certificate
+/// does not fix itself); connection failures are, as the specification asks.
+pub(super) fn request_failure(
+    error: &hyper_util::client::legacy::Error,
+    timeout: Duration,
+) -> Attempt {
+    use std::io::ErrorKind;
+
+    let chain = error_chain(error);
+    if let Some(tls) = chain.iter().find_map(|e| e.downcast_ref::<rustls::Error>()) {
+        let failure = Failure::new(
+            FailureKind::Unreachable,
+            format!("TLS handshake failed: {tls}"),
+        );
+        return Attempt::Failed(failure);
+    }
+    let kind = if error.is_connect() {
+        FailureKind::Unreachable
+    } else {
+        FailureKind::NoAnswer
+    };
+    let io_cause = chain.iter().find_map(|e| {
+        let io = e.downcast_ref::<std::io::Error>()?;
+        Some(match io.kind() {
+            ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+            ErrorKind::TimedOut => timed_out(timeout),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                "the connection was closed by the other end".to_owned()
+            }
+            _ => return None,
+        })
+    });
+    let innermost = chain
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| error.to_string());
+    let cause = io_cause.unwrap_or_else(|| {
+        if chain.iter().any(|e| e.to_string().contains("dns error")) {
+            format!("cannot resolve the host name ({innermost})")
+        } else if chain.iter().any(|e| {
+            e.downcast_ref::<hyper::Error>()
+                .is_some_and(|e| e.is_incomplete_message() || e.is_closed())
+        }) {
+            "the connection was closed by the other end".to_owned()
+        } else {
+            innermost
+        }
+    });
+    Attempt::Retryable(Failure::new(kind, cause), None)
+}
+
+/// `error` and its sources, looking inside `io::Error`s too (whose `source` skips the
+/// error they wrap, which is where rustls's errors are).
+fn error_chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        chain.push(current);
+        let mut wrapped = current;
+        while let Some(inner) = wrapped
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            chain.push(inner);
+            wrapped = inner;
+        }
+        next = current.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_that_is_not_pem_is_named() {
+        let error = tls_config(true, Some(b"not a certificate")).unwrap_err();
+        assert_eq!(error, "`certificate` holds no PEM certificate");
+        let error = tls_config(
+            true,
+            Some(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"),
+        )
+        .unwrap_err();
+        assert!(
+            error.starts_with("`certificate` is not valid PEM"),
+            "{error}"
+        );
+    }
+}
