@@ -30,14 +30,19 @@
 //! - `tower-http + tracing-otel`: `tower_http::trace::TraceLayer::new_for_http()` with the
 //!   `tracing-opentelemetry` layer (trace-core's `tracing` bridge).
 //!
-//! Every traced stack reports to the same trace-core provider, configured with no
-//! exporter (`ExporterKind::None`): every span still goes through the SDK (sampler, ID
-//! generator, limits), but with no span processor the SDK does not assemble the
-//! finished span's export data, so the figures leave out the hand-off to a batch
-//! processor (the same for every stack) and exporting (another thread's work). The
-//! design's HTTP targets are stated with a real batch exporter sending OTLP; those
-//! figures come with the export work, and the ones here are the instrumentation's
-//! share alone.
+//! **Export on** (the default): every traced stack exports its spans over OTLP
+//! http/protobuf to an OTLP receiver on loopback (trace-bench-support's, in a process of
+//! its own, decoding every request and counting the spans), as a service would to a
+//! collector: ours through trace-core's batch export pipeline (`init`'s default), the
+//! raw-SDK layer and tower-http + tracing-opentelemetry through the SDK's
+//! `BatchSpanProcessor` with opentelemetry-otlp's exporter (default settings), each with
+//! a provider of its own. The process CPU per request then includes the export threads;
+//! the receiver's CPU is its own process's, not counted, though it shares the machine's
+//! two cores with the server and the load generator. After each stack's slice its
+//! provider shuts down, and the spans ended, exported and received are compared (`spans
+//! lost`). `--no-export` (or `HTTP_LOAD_EXPORT=0`) gives every traced stack one
+//! trace-core provider with no exporter (`ExporterKind::None`): the instrumentation's
+//! share alone, without the hand-off to a batch processor and the export work.
 //!
 //! The stacks take turns: `HTTP_LOAD_ROUNDS` rounds (default 12) of one slice per stack,
 //! so load from elsewhere on the machine hits every stack alike; a stack's ratio is the
@@ -54,6 +59,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::process::{Command, ExitCode};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -67,12 +73,16 @@ use opentelemetry::context::FutureExt;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::{KeyValue, global};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::net::{TcpListener, TcpStream};
 use tower::layer::util::Identity;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use trace_bench_support::receiver::{self, OtlpReceiver};
 use trace_core::carrier::HeaderExtractor;
-use trace_core::config::{ExporterKind, SamplerKind};
+use trace_core::config::{ExporterKind, Protocol, SamplerKind};
 use trace_core::{Config, TracingGuard};
 use trace_http::server::HttpServerLayer;
 use tracing::Dispatch;
@@ -99,6 +109,11 @@ struct Measured {
     /// Time per request called directly, no sockets (median of rounds).
     direct_ns: f64,
     allocations: f64,
+    /// Export on: spans the stack's provider ended over the load test, and spans the
+    /// receiver accepted; shutdown errors that reported losses.
+    spans_ended: u64,
+    spans_received: u64,
+    export_errors: Vec<String>,
 }
 
 /// What the slices of one stack added up to.
@@ -109,6 +124,13 @@ struct Totals {
     latencies: Vec<Duration>,
     /// Requests per second of each slice, in round order.
     round_rates: Vec<f64>,
+    /// Requests answered, warm-up included (each is a span for the traced stacks).
+    served: u64,
+    /// Spans the stack's provider ended, and that the receiver got (export on).
+    spans_ended: u64,
+    spans_received: u64,
+    /// Shutdown errors that reported losses.
+    export_errors: Vec<String>,
 }
 
 /// CPU time this process has used (user + system), from `/proc/self/stat`; zero where
@@ -150,6 +172,9 @@ struct Settings {
     direct_only: bool,
     /// `HTTP_LOAD_ONLY=<stack name>`: direct calls of that stack alone (for profilers).
     only: Option<String>,
+    /// Export to a receiver (the default); `--no-export` or `HTTP_LOAD_EXPORT=0` turn it
+    /// off.
+    export: bool,
 }
 
 impl Settings {
@@ -171,6 +196,8 @@ impl Settings {
                 .map_or(if quick { 2_000 } else { 20_000 }, |v| (v as usize).max(1)),
             direct_only: std::env::args().any(|arg| arg == "--direct"),
             only: std::env::var("HTTP_LOAD_ONLY").ok(),
+            export: !std::env::args().any(|arg| arg == "--no-export")
+                && std::env::var("HTTP_LOAD_EXPORT").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -208,7 +235,7 @@ where
         }
     });
     // Warm up connections, caches and the tracer before measuring.
-    drive(addr, settings.connections, Duration::from_millis(200)).await;
+    let warm_up = drive(addr, settings.connections, Duration::from_millis(200)).await;
     let started = Instant::now();
     let cpu_before = process_cpu_time(settings.ticks_per_second);
     let latencies = drive(addr, settings.connections, settings.slice).await;
@@ -218,6 +245,7 @@ where
     totals
         .round_rates
         .push(latencies.len() as f64 / elapsed.as_secs_f64());
+    totals.served += (warm_up.len() + latencies.len()) as u64;
     totals.latencies.extend(latencies);
     server.abort();
 }
@@ -322,17 +350,112 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// trace-core as a stack runs with it: `None` leaves it disabled (`enabled: false`).
-fn init(rate: Option<f64>) -> TracingGuard {
+/// The flag that makes this binary the OTLP receiver the traced stacks export to.
+const RECEIVER_FLAG: &str = "--otlp-receiver";
+
+/// A stack's tracing for one slice or direct-call round, shut down after it.
+enum Tracing {
+    /// The untraced service.
+    Off,
+    /// trace-core's `init`: ours, or (with export off) every traced stack.
+    Ours(TracingGuard),
+    /// A provider of the stack's own with the SDK's batch processor and
+    /// opentelemetry-otlp's exporter (raw-SDK and tower-http stacks, export on).
+    Sdk(SdkTracerProvider),
+}
+
+/// What a stack's provider did with the spans of one slice, from its own counts.
+#[derive(Default)]
+struct Delivered {
+    /// Spans ended and handed to the export pipeline (sampled ones).
+    ended: u64,
+    /// The shutdown's error, when it reported spans lost.
+    error: Option<String>,
+}
+
+impl Tracing {
+    /// Sets `stack`'s tracing up. `export` is the receiver's OTLP/HTTP base URL, or
+    /// `None` for no export (one trace-core provider with no exporter for every stack).
+    fn start(stack: Stack, export: Option<&str>) -> Self {
+        let Some(ratio) = stack.ratio() else {
+            return Tracing::Off;
+        };
+        let Some(endpoint) = export else {
+            return Tracing::Ours(init(ratio, None));
+        };
+        match stack {
+            Stack::RawSdk | Stack::TowerHttp => {
+                let provider = sdk_provider(endpoint);
+                // The raw-SDK layer asks `global` for its tracer, the tower-http stack's
+                // bridge asks trace-core for the provider in use.
+                global::set_tracer_provider(provider.clone());
+                trace_core::set_provider(provider.clone());
+                Tracing::Sdk(provider)
+            }
+            _ => Tracing::Ours(init(ratio, Some(endpoint))),
+        }
+    }
+
+    /// Shuts the provider down (flushing what is queued); `served` is the number of
+    /// requests the stack answered, one span each for the SDK stacks, whose batch
+    /// processor keeps no count of its own.
+    fn finish(self, served: u64) -> Delivered {
+        match self {
+            Tracing::Off => Delivered::default(),
+            Tracing::Ours(guard) => match guard.shutdown() {
+                Ok(report) => Delivered {
+                    ended: report.ended,
+                    error: None,
+                },
+                Err(error) => Delivered {
+                    ended: error.report().ended,
+                    error: Some(error.to_string()),
+                },
+            },
+            Tracing::Sdk(provider) => Delivered {
+                ended: served,
+                error: provider.shutdown().err().map(|e| e.to_string()),
+            },
+        }
+    }
+}
+
+/// trace-core as a stack runs with it: `None` leaves it disabled (`enabled: false`);
+/// `export`, the receiver to send OTLP http/protobuf to (else no exporter).
+fn init(rate: Option<f64>, export: Option<&str>) -> TracingGuard {
     trace_core::init(&Config {
         enabled: rate.is_some(),
         service_name: Some("http-load".into()),
-        exporters: vec![ExporterKind::None],
+        exporters: vec![if export.is_some() {
+            ExporterKind::Otlp
+        } else {
+            ExporterKind::None
+        }],
+        endpoint: export.map(str::to_owned),
+        protocol: Protocol::HttpProtobuf,
         sampler: SamplerKind::ParentBasedTraceIdRatio,
         sample_rate: rate.unwrap_or(1.0),
         ..Config::default()
     })
     .expect("trace-core init")
+}
+
+/// What a service using the SDK directly has: its default sampler (parent-based always
+/// on), the SDK's batch processor and opentelemetry-otlp's http/protobuf exporter, both
+/// with default settings.
+fn sdk_provider(endpoint: &str) -> SdkTracerProvider {
+    // reqwest is built without a crypto provider in this workspace (ring only).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(format!("{endpoint}/v1/traces"))
+        .build()
+        .expect("opentelemetry-otlp's exporter");
+    SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name("http-load").build())
+        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .build()
 }
 
 /// The `tracing` subscriber of the tower-http stack: tracing-opentelemetry on the
@@ -391,8 +514,17 @@ impl Stack {
     }
 
     /// One load slice of this stack.
-    fn slice(self, runtime: &tokio::runtime::Runtime, settings: &Settings, totals: &mut Totals) {
-        let guard = self.ratio().map(init);
+    fn slice(
+        self,
+        runtime: &tokio::runtime::Runtime,
+        settings: &Settings,
+        receiver: Option<&OtlpReceiver>,
+        totals: &mut Totals,
+    ) {
+        let endpoint = receiver.map(|r| format!("http://127.0.0.1:{}", r.ports().1));
+        let received_before = receiver.map(received);
+        let served_before = totals.served;
+        let tracing = Tracing::start(self, endpoint.as_deref());
         let hello = hello::<Incoming>;
         runtime.block_on(async {
             match self {
@@ -422,14 +554,17 @@ impl Stack {
                 }
             }
         });
-        if let Some(guard) = guard {
-            let _ = guard.shutdown();
+        let delivered = tracing.finish(totals.served - served_before);
+        if let (Some(receiver), Some(before)) = (receiver, received_before) {
+            totals.spans_ended += delivered.ended;
+            totals.spans_received += received(receiver) - before;
+            totals.export_errors.extend(delivered.error);
         }
     }
 
     /// One direct-call measurement of this stack (see [`direct`]).
-    fn direct(self, requests: usize) -> Direct {
-        let guard = self.ratio().map(init);
+    fn direct(self, requests: usize, export: Option<&str>) -> Direct {
+        let tracing = Tracing::start(self, export);
         let hello = hello::<Empty<Bytes>>;
         let figures = match self {
             Stack::Untraced => direct(ServiceBuilder::new().service_fn(hello), requests),
@@ -454,15 +589,35 @@ impl Stack {
                 )
             }),
         };
-        if let Some(guard) = guard {
-            let _ = guard.shutdown();
-        }
+        tracing.finish(requests as u64);
         figures
     }
 }
 
-fn main() {
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(RECEIVER_FLAG) {
+        return receiver::serve(args.into_iter().skip(1));
+    }
     let settings = Settings::from_env();
+    let receiver = if settings.export {
+        match std::env::current_exe().and_then(|exe| {
+            let mut command = Command::new(exe);
+            command.arg(RECEIVER_FLAG);
+            OtlpReceiver::start(command)
+        }) {
+            Ok(receiver) => Some(receiver),
+            Err(error) => {
+                eprintln!("http_load: cannot start the OTLP receiver: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let export = receiver
+        .as_ref()
+        .map(|r| format!("http://127.0.0.1:{}", r.ports().1));
     println!(
         "http_load: direct calls: {} rounds of {} requests per stack; load test: {} \
          connections, {} rounds of {:?} per stack; stacks interleaved; hyper hello world",
@@ -472,6 +627,14 @@ fn main() {
         settings.rounds,
         settings.slice
     );
+    match &export {
+        Some(endpoint) => println!(
+            "export on: OTLP http/protobuf to trace-bench-support's receiver at {endpoint} (a \
+             process of its own, decoding every request); ours through trace-core's batch \
+             pipeline, the others through the SDK's BatchSpanProcessor + opentelemetry-otlp"
+        ),
+        None => println!("export off (--no-export): one trace-core provider with no exporter"),
+    }
     // Interleaved rounds: a burst of load from elsewhere on the machine hits every
     // stack alike instead of whichever happened to run then.
     let mut direct_ns: Vec<Vec<f64>> = STACKS.iter().map(|_| Vec::new()).collect();
@@ -485,7 +648,7 @@ fn main() {
             {
                 continue;
             }
-            let figures = stack.direct(settings.direct_requests);
+            let figures = stack.direct(settings.direct_requests, export.as_deref());
             direct_ns[index].push(figures.ns);
             allocations[index].push(figures.allocations);
         }
@@ -498,7 +661,7 @@ fn main() {
             .unwrap();
         for _ in 0..settings.rounds {
             for (stack, totals) in STACKS.iter().zip(totals.iter_mut()) {
-                stack.slice(&runtime, &settings, totals);
+                stack.slice(&runtime, &settings, receiver.as_ref(), totals);
             }
         }
     }
@@ -522,13 +685,25 @@ fn main() {
                 cpu_per_request: totals.cpu / u32::try_from(requests).unwrap_or(u32::MAX),
                 direct_ns: median(direct_ns),
                 allocations: median(allocations),
+                spans_ended: totals.spans_ended,
+                spans_received: totals.spans_received,
+                export_errors: totals.export_errors,
             }
         })
         .collect();
-    report(&results);
+    report(&results, receiver.is_some());
+    ExitCode::SUCCESS
 }
 
-fn report(results: &[Measured]) {
+/// Spans the receiver has accepted so far.
+fn received(receiver: &OtlpReceiver) -> u64 {
+    receiver
+        .stats()
+        .expect("the receiver's GET /stats answers")
+        .spans
+}
+
+fn report(results: &[Measured], export: bool) {
     let untraced = &results[0];
     let find = |name: &str| results.iter().find(|r| r.name == name).unwrap();
     println!();
@@ -575,6 +750,29 @@ fn report(results: &[Measured]) {
                 cpu_us(result),
                 cpu_us(result) - cpu_us(untraced),
             );
+        }
+    }
+    if load_measured && export {
+        println!();
+        println!(
+            "spans over the load test (ended: the provider's own count, or one per request for \
+             the SDK's batch processor, which keeps none; received: counted by the receiver):"
+        );
+        println!(
+            "{:<26} {:>10} {:>10} {:>8}",
+            "stack", "ended", "received", "lost"
+        );
+        for result in results.iter().filter(|r| r.spans_ended > 0) {
+            println!(
+                "{:<26} {:>10} {:>10} {:>8}",
+                result.name,
+                result.spans_ended,
+                result.spans_received,
+                result.spans_ended as i64 - result.spans_received as i64
+            );
+            for error in &result.export_errors {
+                println!("  {error}");
+            }
         }
     }
     let extra_allocs = |name: &str| find(name).allocations - untraced.allocations;
@@ -631,11 +829,30 @@ fn report(results: &[Measured]) {
         ratio("ours 100%")
     );
     let extra_cpu = |name: &str| cpu_us(find(name)) - cpu_us(untraced);
-    println!(
-        "  info: 100% adds {:.2}x the CPU per request that tower-http + tracing-otel adds \
-         (load; the design's <= 0.25x is stated with a real exporter, none here)",
-        extra_cpu("ours 100%") / extra_cpu("tower-http + tracing-otel")
-    );
+    let cpu_share = extra_cpu("ours 100%") / extra_cpu("tower-http + tracing-otel");
+    if export {
+        println!(
+            "  100% adds <= 1/4 the CPU per request of tower-http + tracing-otel .... {} \
+             ({cpu_share:.2}x: {:+.2} us against {:+.2} us, load, export threads included)",
+            check(cpu_share <= 0.25),
+            extra_cpu("ours 100%"),
+            extra_cpu("tower-http + tracing-otel")
+        );
+        let ours = results.iter().filter(|r| r.name.starts_with("ours"));
+        let (ended, received) = ours.fold((0, 0), |(e, r), m| {
+            (e + m.spans_ended, r + m.spans_received)
+        });
+        println!(
+            "  0 spans lost (ours, every sampled span received) .......... {} ({} of {ended})",
+            check(ended > 0 && ended == received),
+            ended as i64 - received as i64
+        );
+    } else {
+        println!(
+            "  info: 100% adds {cpu_share:.2}x the CPU per request that tower-http + \
+             tracing-otel adds (load; the <= 0.25x target is judged with export on)"
+        );
+    }
     let tower_http = ratio("tower-http + tracing-otel");
     println!(
         "  100% >= 1.4x tower-http + tracing-otel .... {} ({:.2}x req/s, load; untraced \
