@@ -60,6 +60,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -75,7 +77,8 @@ use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::net::{TcpListener, TcpStream};
 use tower::layer::util::Identity;
@@ -124,8 +127,6 @@ struct Totals {
     latencies: Vec<Duration>,
     /// Requests per second of each slice, in round order.
     round_rates: Vec<f64>,
-    /// Requests answered, warm-up included (each is a span for the traced stacks).
-    served: u64,
     /// Spans the stack's provider ended, and that the receiver got (export on).
     spans_ended: u64,
     spans_received: u64,
@@ -235,7 +236,7 @@ where
         }
     });
     // Warm up connections, caches and the tracer before measuring.
-    let warm_up = drive(addr, settings.connections, Duration::from_millis(200)).await;
+    drive(addr, settings.connections, Duration::from_millis(200)).await;
     let started = Instant::now();
     let cpu_before = process_cpu_time(settings.ticks_per_second);
     let latencies = drive(addr, settings.connections, settings.slice).await;
@@ -245,7 +246,6 @@ where
     totals
         .round_rates
         .push(latencies.len() as f64 / elapsed.as_secs_f64());
-    totals.served += (warm_up.len() + latencies.len()) as u64;
     totals.latencies.extend(latencies);
     server.abort();
 }
@@ -360,8 +360,9 @@ enum Tracing {
     /// trace-core's `init`: ours, or (with export off) every traced stack.
     Ours(TracingGuard),
     /// A provider of the stack's own with the SDK's batch processor and
-    /// opentelemetry-otlp's exporter (raw-SDK and tower-http stacks, export on).
-    Sdk(SdkTracerProvider),
+    /// opentelemetry-otlp's exporter (raw-SDK and tower-http stacks, export on), and its
+    /// count of spans ended.
+    Sdk(SdkTracerProvider, Arc<AtomicU64>),
 }
 
 /// What a stack's provider did with the spans of one slice, from its own counts.
@@ -385,21 +386,20 @@ impl Tracing {
         };
         match stack {
             Stack::RawSdk | Stack::TowerHttp => {
-                let provider = sdk_provider(endpoint);
+                let ended = Arc::new(AtomicU64::new(0));
+                let provider = sdk_provider(endpoint, Arc::clone(&ended));
                 // The raw-SDK layer asks `global` for its tracer, the tower-http stack's
                 // bridge asks trace-core for the provider in use.
                 global::set_tracer_provider(provider.clone());
                 trace_core::set_provider(provider.clone());
-                Tracing::Sdk(provider)
+                Tracing::Sdk(provider, ended)
             }
             _ => Tracing::Ours(init(ratio, Some(endpoint))),
         }
     }
 
-    /// Shuts the provider down (flushing what is queued); `served` is the number of
-    /// requests the stack answered, one span each for the SDK stacks, whose batch
-    /// processor keeps no count of its own.
-    fn finish(self, served: u64) -> Delivered {
+    /// Shuts the provider down (flushing what is queued).
+    fn finish(self) -> Delivered {
         match self {
             Tracing::Off => Delivered::default(),
             Tracing::Ours(guard) => match guard.shutdown() {
@@ -412,10 +412,13 @@ impl Tracing {
                     error: Some(error.to_string()),
                 },
             },
-            Tracing::Sdk(provider) => Delivered {
-                ended: served,
-                error: provider.shutdown().err().map(|e| e.to_string()),
-            },
+            Tracing::Sdk(provider, ended) => {
+                let error = provider.shutdown().err().map(|e| e.to_string());
+                Delivered {
+                    ended: ended.load(Ordering::Relaxed),
+                    error,
+                }
+            }
         }
     }
 }
@@ -443,7 +446,7 @@ fn init(rate: Option<f64>, export: Option<&str>) -> TracingGuard {
 /// What a service using the SDK directly has: its default sampler (parent-based always
 /// on), the SDK's batch processor and opentelemetry-otlp's http/protobuf exporter, both
 /// with default settings.
-fn sdk_provider(endpoint: &str) -> SdkTracerProvider {
+fn sdk_provider(endpoint: &str, ended: Arc<AtomicU64>) -> SdkTracerProvider {
     // reqwest is built without a crypto provider in this workspace (ring only).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -454,8 +457,38 @@ fn sdk_provider(endpoint: &str) -> SdkTracerProvider {
         .expect("opentelemetry-otlp's exporter");
     SdkTracerProvider::builder()
         .with_resource(Resource::builder().with_service_name("http-load").build())
-        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .with_span_processor(CountEnded {
+            inner: BatchSpanProcessor::builder(exporter).build(),
+            ended,
+        })
         .build()
+}
+
+/// The SDK's batch processor with a count of the spans handed to it, which it does not
+/// keep (it only logs its drops). One processor, so the SDK does not clone the spans.
+#[derive(Debug)]
+struct CountEnded {
+    inner: BatchSpanProcessor,
+    ended: Arc<AtomicU64>,
+}
+
+impl SpanProcessor for CountEnded {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.ended.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
 }
 
 /// The `tracing` subscriber of the tower-http stack: tracing-opentelemetry on the
@@ -523,7 +556,6 @@ impl Stack {
     ) {
         let endpoint = receiver.map(|r| format!("http://127.0.0.1:{}", r.ports().1));
         let received_before = receiver.map(received);
-        let served_before = totals.served;
         let tracing = Tracing::start(self, endpoint.as_deref());
         let hello = hello::<Incoming>;
         runtime.block_on(async {
@@ -554,7 +586,7 @@ impl Stack {
                 }
             }
         });
-        let delivered = tracing.finish(totals.served - served_before);
+        let delivered = tracing.finish();
         if let (Some(receiver), Some(before)) = (receiver, received_before) {
             totals.spans_ended += delivered.ended;
             totals.spans_received += received(receiver) - before;
@@ -589,7 +621,7 @@ impl Stack {
                 )
             }),
         };
-        tracing.finish(requests as u64);
+        tracing.finish();
         figures
     }
 }
@@ -755,8 +787,8 @@ fn report(results: &[Measured], export: bool) {
     if load_measured && export {
         println!();
         println!(
-            "spans over the load test (ended: the provider's own count, or one per request for \
-             the SDK's batch processor, which keeps none; received: counted by the receiver):"
+            "spans over the load test (ended: handed to the export pipeline, trace-core's count \
+             or one kept beside the SDK's batch processor; received: counted by the receiver):"
         );
         println!(
             "{:<26} {:>10} {:>10} {:>8}",
