@@ -210,6 +210,41 @@ fn a_503_with_retry_after_is_retried_then_delivered() {
     provider.shutdown().expect("nothing lost");
 }
 
+#[test]
+fn a_grpc_unavailable_is_retried_with_backoff_then_delivered() {
+    let faults = SinkFaults {
+        unavailable_first: 2,
+        ..SinkFaults::default()
+    };
+    let Some(sink) = OtlpSink::start_with(SinkProtocol::Grpc, faults) else {
+        return;
+    };
+    let config = config(sink.endpoint(), Protocol::Grpc, Compression::None);
+    let (provider, status) = provider(&config);
+    let ended = end_spans(&provider, 40);
+    let started = Instant::now();
+    provider.force_flush().expect("delivered after the retries");
+    let waited = started.elapsed();
+    // UNAVAILABLE carries no RetryInfo here: the backoff (1 s, then about 2 s, with
+    // jitter) decides the waits, within the export timeout.
+    assert!(
+        waited >= Duration::from_millis(900),
+        "two UNAVAILABLE answers were retried at once: {waited:?}"
+    );
+    let report = status.report();
+    assert_eq!((report.exported, report.failed), (40, 0), "{report:?}");
+    let statuses: Vec<u16> = sink.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [503, 503, 200]);
+    let received = sink.spans();
+    assert_eq!(received.len(), 40);
+    assert!(
+        ended
+            .iter()
+            .all(|e| received.iter().any(|r| r.span_id() == e.span_id))
+    );
+    provider.shutdown().expect("nothing lost");
+}
+
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()

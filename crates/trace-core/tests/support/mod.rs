@@ -44,8 +44,9 @@ pub(crate) enum SinkProtocol {
 pub(crate) struct SinkFaults {
     /// Every trace request is answered this much later (a slow collector).
     pub(crate) delay: Duration,
-    /// The first this many OTLP/HTTP trace requests are answered `503` without being
-    /// decoded (received as requests with `status` 503 and no spans).
+    /// The first this many trace requests are answered `503` (OTLP/HTTP) or UNAVAILABLE
+    /// (OTLP/gRPC) without being decoded (received as requests with `status` 503 and no
+    /// spans).
     pub(crate) unavailable_first: usize,
     /// The `Retry-After` of those 503s, in seconds.
     pub(crate) retry_after_secs: u64,
@@ -57,7 +58,8 @@ pub(crate) struct SinkFaults {
 pub(crate) struct ReceivedRequest {
     /// `"grpc"` or `"http"`.
     pub(crate) protocol: String,
-    /// The HTTP status the sink answered: 200, or 503 for a fault it played.
+    /// The status the sink answered: 200, or 503 for a fault it played (over gRPC:
+    /// UNAVAILABLE).
     pub(crate) status: u16,
     /// Request headers (HTTP) or metadata (gRPC), names lowercased.
     pub(crate) headers: Value,

@@ -19,8 +19,9 @@ What this script adds to oteltest:
   decoded is written as `{"_sink": {..., "error": "..."}}` so tests fail with the reason;
 - collector faults for the export pipeline's tests: `--delay-ms` answers every trace request
   that much later (a slow collector), `--unavailable-first N` answers the first N OTLP/HTTP
-  trace requests with `503` and `Retry-After: --retry-after` seconds without decoding them
-  (written as `{"_sink": {..., "status": 503}}`).
+  trace requests with `503` and `Retry-After: --retry-after` seconds, and the first N gRPC
+  ones with UNAVAILABLE, without decoding them (written as `{"_sink": {..., "status": 503}}`
+  on either side).
 
 Prints `READY grpc=PORT http=PORT` (only the started sides) on stdout once listening.
 Run by `tests/support/mod.rs`; needs the venv that `cargo xtask test` provisions.
@@ -131,11 +132,43 @@ class TraceLinesHandler(RequestHandler):
         pass
 
 
-def start_grpc(handler, port):
+class UnavailableFirst:
+    """Answers whether a trace request is one of the first N, which a fault plays away."""
+
+    def __init__(self, count):
+        self.left = count
+        self.lock = threading.Lock()
+
+    def take(self):
+        with self.lock:
+            if self.left <= 0:
+                return False
+            self.left -= 1
+            return True
+
+
+class FlakyTraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
+    """oteltest's trace servicer behind `--unavailable-first`: UNAVAILABLE, not decoded."""
+
+    def __init__(self, handler, unavailable):
+        self.inner = _TraceServiceServicer(handler.handle_trace)
+        self.handler = handler
+        self.unavailable = unavailable
+
+    def Export(self, request, context):  # noqa: N802
+        if self.unavailable.take():
+            info = self.handler.sink_info(dict(context.invocation_metadata()))
+            info["status"] = 503
+            self.handler.writer.write({"_sink": info})
+            context.abort(grpc.StatusCode.UNAVAILABLE, "unavailable")
+        return self.inner.Export(request, context)
+
+
+def start_grpc(handler, port, unavailable_first=0):
     """oteltest's servicers on a gRPC server bound to loopback (gzip is handled by grpcio)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-        _TraceServiceServicer(handler.handle_trace), server
+        FlakyTraceServicer(handler, UnavailableFirst(unavailable_first)), server
     )
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(
         _MetricsServiceServicer(handler.handle_metrics), server
@@ -270,7 +303,7 @@ def main():
     )
     parser.add_argument("--delay-ms", type=int, default=0, help="answer trace requests this late")
     parser.add_argument(
-        "--unavailable-first", type=int, default=0, help="answer the first N HTTP trace requests 503"
+        "--unavailable-first", type=int, default=0, help="answer the first N trace requests 503 (HTTP) or UNAVAILABLE (gRPC)"
     )
     parser.add_argument("--retry-after", type=int, default=1, help="Retry-After of those 503s")
     args = parser.parse_args()
@@ -283,7 +316,7 @@ def main():
     ready = ["READY"]
     if args.grpc_port is not None:
         handler = TraceLinesHandler(writer, "grpc", args.delay_ms)
-        _server, port = start_grpc(handler, args.grpc_port)
+        _server, port = start_grpc(handler, args.grpc_port, args.unavailable_first)
         ready.append(f"grpc={port}")
     if args.http_port is not None:
         handler = TraceLinesHandler(writer, "http", args.delay_ms)
