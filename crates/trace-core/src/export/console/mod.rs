@@ -404,20 +404,12 @@ impl SpanExporter for ConsoleTreeExporter {
         }
         let has_worker = self.start_worker();
         let service = lock(&self.shared.service).clone();
-        let now = Instant::now();
-        let released = {
-            let mut pending = self.shared.lock_pending();
-            let mut released = Vec::new();
-            for span in batch {
-                released.extend(pending.push(ViewSpan::from_sdk(span, service.as_ref()), now));
-            }
-            // Without a quiet period there is nothing to wait for; without a worker
-            // nobody else will look.
-            if pending.limits().quiet_period.is_zero() || !has_worker {
-                released.extend(pending.take_ready(now));
-            }
-            released
-        };
+        let released = self.shared.lock_pending().push_batch(
+            batch,
+            service.as_ref(),
+            Instant::now(),
+            has_worker,
+        );
         let result = self.shared.show(released);
         self.shared.take_worker_error().map_or(result, Err)
     }

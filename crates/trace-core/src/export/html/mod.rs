@@ -300,20 +300,12 @@ impl SpanExporter for HtmlExporter {
         }
         let has_worker = self.start_worker();
         let service = lock(&self.shared.service).clone();
-        let now = Instant::now();
-        let released = {
-            let mut pending = lock(&self.shared.pending);
-            let mut released = Vec::new();
-            for span in batch {
-                released.extend(pending.push(ViewSpan::from_sdk(span, service.as_ref()), now));
-            }
-            // Without a quiet period there is nothing to wait for; without a worker
-            // nobody else will look.
-            if pending.limits().quiet_period.is_zero() || !has_worker {
-                released.extend(pending.take_ready(now));
-            }
-            released
-        };
+        let released = lock(&self.shared.pending).push_batch(
+            batch,
+            service.as_ref(),
+            Instant::now(),
+            has_worker,
+        );
         let result = self.shared.add(released);
         let worker_error = lock(&self.shared.worker_error).take();
         worker_error.map_or(result, Err)

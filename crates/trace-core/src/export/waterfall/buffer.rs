@@ -8,9 +8,11 @@
 //! past a limit the oldest trace is released as it is, and the caller counts it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 
 use super::span::ViewSpan;
 
@@ -115,6 +117,26 @@ impl PendingTraces {
                 self.remove(oldest)
                     .map(|spans| Released { spans, early: true }),
             );
+        }
+        released
+    }
+
+    /// Adds an exporter's batch; returns the traces to show now: those pushed out by the
+    /// limits and, when nothing will look later (no quiet period to wait for, or
+    /// `has_worker` false), those ready at `now`.
+    pub(crate) fn push_batch(
+        &mut self,
+        batch: Vec<SpanData>,
+        service: Option<&Arc<str>>,
+        now: Instant,
+        has_worker: bool,
+    ) -> Vec<Released> {
+        let mut released = Vec::new();
+        for span in batch {
+            released.extend(self.push(ViewSpan::from_sdk(span, service), now));
+        }
+        if self.limits.quiet_period.is_zero() || !has_worker {
+            released.extend(self.take_ready(now));
         }
         released
     }
