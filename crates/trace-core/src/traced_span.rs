@@ -533,8 +533,12 @@ impl TracedSpan {
 /// The span context of a span its sampler dropped: the SDK's, with the parent's W3C
 /// Level 2 random flag kept. The flag describes the trace id, which the span shares
 /// with its parent, and a non-recording span must forward it (W3C Trace Context
-/// Level 2); the SDK clears every flag of a dropped span.
-fn not_recording_span_context(parent: &Context, span_context: &SpanContext) -> SpanContext {
+/// Level 2); the SDK clears every flag of a dropped span. The `tracing` bridge uses it
+/// too.
+pub(crate) fn not_recording_span_context(
+    parent: &Context,
+    span_context: &SpanContext,
+) -> SpanContext {
     let parent_span = parent.span();
     let parent_span_context = parent_span.span_context();
     let random = parent_span_context.trace_flags() & TRACE_FLAG_RANDOM;

@@ -66,7 +66,7 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{
-    self as otel, Span as _, SpanBuilder, SpanContext, Status, TraceContextExt as _, TraceFlags,
+    self as otel, Span as _, SpanBuilder, SpanContext, Status, TraceContextExt as _,
     TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue, global};
@@ -79,7 +79,7 @@ use tracing_subscriber::layer::{Context as LayerContext, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::active::{self, Scope, Target};
-use crate::propagation::TRACE_FLAG_RANDOM;
+use crate::traced_span::not_recording_span_context;
 
 /// The instrumentation scope name of spans that come from `tracing`.
 pub const TRACING_SCOPE: &str = "tracing";
@@ -265,29 +265,6 @@ fn bridge_span(span: Option<Inner>, parent_cx: &Context) -> BridgeSpan {
         // parent's span context is passed on.
         None => BridgeSpan(Inner::NotRecording(parent_cx.span().span_context().clone())),
     }
-}
-
-/// The span context of a span its sampler dropped: the SDK's, with the parent's W3C
-/// Level 2 random flag kept (as for every trace-core span). The flag describes the
-/// trace id, which the span shares with its parent; the SDK clears every flag of a
-/// dropped span.
-fn not_recording_span_context(parent: &Context, span_context: &SpanContext) -> SpanContext {
-    let parent_span = parent.span();
-    let parent_span_context = parent_span.span_context();
-    let random = parent_span_context.trace_flags() & TRACE_FLAG_RANDOM;
-    if random == TraceFlags::default()
-        || parent_span_context.trace_id() != span_context.trace_id()
-        || span_context.trace_flags() & TRACE_FLAG_RANDOM == TRACE_FLAG_RANDOM
-    {
-        return span_context.clone();
-    }
-    SpanContext::new(
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags() | random,
-        span_context.is_remote(),
-        span_context.trace_state().clone(),
-    )
 }
 
 /// A span [`BridgeTracer`] started: the provider's SDK span or the global provider's
