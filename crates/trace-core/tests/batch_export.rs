@@ -7,15 +7,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _, TracerProvider as _};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::json;
-use support::{OtlpSink, SinkFaults, SinkProtocol};
+use support::{OtlpSink, SinkFaults, SinkProtocol, closed_port, hanging_listener};
 use trace_core::Config;
 use trace_core::config::{BatchConfig, Compression, Protocol};
 use trace_core::export::{ExportStatus, OtlpBatchProcessor};
@@ -243,26 +241,6 @@ fn a_grpc_unavailable_is_retried_with_backoff_then_delivered() {
             .all(|e| received.iter().any(|r| r.span_id() == e.span_id))
     );
     provider.shutdown().expect("nothing lost");
-}
-
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Accepts connections and reads forever without answering: a hung collector.
-fn hanging_listener() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut sink = [0u8; 4096];
-                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-            });
-        }
-    });
-    port
 }
 
 #[test]

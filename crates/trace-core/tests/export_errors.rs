@@ -1,12 +1,15 @@
 //! A failed export is logged with the endpoint and the cause a person can act on:
 //! connection refused, timed out, TLS, or the HTTP status the collector answered with.
 
+mod support;
+
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::trace::SpanKind;
+use support::{closed_port, hanging_listener};
 use trace_core::config::{BatchConfig, ExporterKind, Protocol};
 use trace_core::{Config, ScopedTracer, SpanStart};
 use tracing::field::{Field, Visit};
@@ -95,26 +98,6 @@ fn export_warnings(protocol: Protocol, endpoint: String) -> Vec<String> {
         .into_iter()
         .filter(|message| message.starts_with("span export to "))
         .collect()
-}
-
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Accepts connections and reads forever without answering: a hung collector.
-fn hanging_listener() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut sink = [0u8; 4096];
-                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-            });
-        }
-    });
-    port
 }
 
 /// A tiny HTTP server that reads each request and answers `503 Service Unavailable`.

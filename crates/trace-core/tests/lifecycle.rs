@@ -1,13 +1,14 @@
 //! Lifecycle: `init`, spans, and a bounded shutdown, also with a collector that is
 //! down or hangs.
 
-use std::io::Read as _;
-use std::net::TcpListener;
+mod support;
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
+use support::{closed_port, hanging_listener};
 use trace_core::config::{ExporterKind, Protocol};
 use trace_core::{Config, ScopedTracer, SpanStart};
 
@@ -20,27 +21,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Accepts connections and reads forever without answering: a hung collector.
-fn hanging_listener() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut sink = [0u8; 4096];
-                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-            });
-        }
-    });
-    port
 }
 
 fn collector_config(protocol: Protocol, port: u16, timeout_ms: u64) -> Config {
