@@ -180,32 +180,8 @@ fn a_503_with_retry_after_is_retried_then_delivered() {
         retry_after_secs: 1,
         ..SinkFaults::default()
     };
-    let Some(sink) = OtlpSink::start_with(SinkProtocol::Http, faults) else {
-        return;
-    };
-    let config = config(sink.endpoint(), Protocol::HttpProtobuf, Compression::None);
-    let (provider, status) = provider(&config);
-    let ended = end_spans(&provider, 40);
-    let started = Instant::now();
-    provider.force_flush().expect("delivered after the retries");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(1_900),
-        "two answers asked for a second each: {waited:?}"
-    );
-    let report = status.report();
-    assert_eq!((report.exported, report.failed), (40, 0), "{report:?}");
-    let requests = sink.requests();
-    let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [503, 503, 200]);
-    let received = sink.spans();
-    assert_eq!(received.len(), 40);
-    assert!(
-        ended
-            .iter()
-            .all(|e| received.iter().any(|r| r.span_id() == e.span_id))
-    );
-    provider.shutdown().expect("nothing lost");
+    // Two answers asked for a second each.
+    retried_then_delivered(SinkProtocol::Http, Protocol::HttpProtobuf, faults, 1_900);
 }
 
 #[test]
@@ -214,20 +190,31 @@ fn a_grpc_unavailable_is_retried_with_backoff_then_delivered() {
         unavailable_first: 2,
         ..SinkFaults::default()
     };
-    let Some(sink) = OtlpSink::start_with(SinkProtocol::Grpc, faults) else {
+    // UNAVAILABLE carries no RetryInfo here: the backoff (1 s, then about 2 s, with
+    // jitter) decides the waits, within the export timeout.
+    retried_then_delivered(SinkProtocol::Grpc, Protocol::Grpc, faults, 900);
+}
+
+/// Ends 40 spans into a sink that answers the first two requests with `faults`: the
+/// flush waits at least `min_wait_ms`, then every span is delivered once, nothing lost.
+fn retried_then_delivered(
+    sink_protocol: SinkProtocol,
+    protocol: Protocol,
+    faults: SinkFaults,
+    min_wait_ms: u64,
+) {
+    let Some(sink) = OtlpSink::start_with(sink_protocol, faults) else {
         return;
     };
-    let config = config(sink.endpoint(), Protocol::Grpc, Compression::None);
+    let config = config(sink.endpoint(), protocol, Compression::None);
     let (provider, status) = provider(&config);
     let ended = end_spans(&provider, 40);
     let started = Instant::now();
     provider.force_flush().expect("delivered after the retries");
     let waited = started.elapsed();
-    // UNAVAILABLE carries no RetryInfo here: the backoff (1 s, then about 2 s, with
-    // jitter) decides the waits, within the export timeout.
     assert!(
-        waited >= Duration::from_millis(900),
-        "two UNAVAILABLE answers were retried at once: {waited:?}"
+        waited >= Duration::from_millis(min_wait_ms),
+        "the two refused requests were retried after only {waited:?}"
     );
     let report = status.report();
     assert_eq!((report.exported, report.failed), (40, 0), "{report:?}");
