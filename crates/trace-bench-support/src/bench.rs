@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use trace_core::config::{ExporterKind, SamplerKind};
+use trace_core::config::{ExporterKind, Protocol, SamplerKind};
 use trace_core::{Config, TracingGuard};
 
 /// The three states a benchmark compares its instrumentation in.
@@ -33,13 +33,14 @@ impl BenchCase {
         }
     }
 
-    /// Initialises trace-core for this case as `service`, with no exporter so that export
-    /// does not dominate.
+    /// Initialises trace-core for this case as `service`, exporting OTLP http/protobuf to
+    /// `endpoint` (`http://HOST:PORT`, such as the receiver's `BenchExport::endpoint`) through `init`'s
+    /// default pipeline, or with no exporter when `endpoint` is `None`.
     ///
     /// [`BenchCase::Disabled`] initialises it with `enabled: false`, the state of a
     /// service that turned tracing off: an uninitialised trace-core is not disabled, it
     /// starts spans through `opentelemetry::global`'s provider.
-    pub fn init(self, service: &str) -> TracingGuard {
+    pub fn init(self, service: &str, endpoint: Option<&str>) -> TracingGuard {
         let (enabled, sampler, sample_rate) = match self {
             BenchCase::Disabled => (false, SamplerKind::AlwaysOn, 1.0),
             BenchCase::Unsampled => (true, SamplerKind::ParentBasedTraceIdRatio, 0.0),
@@ -48,7 +49,12 @@ impl BenchCase {
         let config = Config {
             enabled,
             service_name: Some(service.to_owned()),
-            exporters: vec![ExporterKind::None],
+            exporters: vec![match endpoint {
+                Some(_) => ExporterKind::Otlp,
+                None => ExporterKind::None,
+            }],
+            endpoint: endpoint.map(str::to_owned),
+            protocol: Protocol::HttpProtobuf,
             sampler,
             sample_rate,
             ..Config::default()

@@ -3,8 +3,8 @@
 //! line every summary starts with ([`print_machine`]), CPUs kept awake for I/O-bound
 //! benchmarks ([`CpusAwake`]), a span processor that counts and drops
 //! ([`CountAndDrop`]), CPU time per thread and memory from `/proc` ([`proc`]), and, with
-//! the `receiver` feature, an OTLP receiver that runs in a process of its own
-//! ([`receiver`]).
+//! the `receiver` feature, an OTLP receiver that runs in a process of its own and the
+//! export set-up of benchmarks whose traced cases export to it ([`receiver`]).
 //!
 //! It lives outside `trace-core` so that none of this is part of a published API. Use it
 //! as a dev-dependency only; `cargo xtask deps` rejects any other kind of dependency on

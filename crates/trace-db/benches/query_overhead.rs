@@ -6,8 +6,11 @@
 //! variants: the untraced `DatabaseConnection`; traced with tracing disabled
 //! (`init` with `enabled: false`; an uninitialised trace-core is not disabled, it
 //! records through `opentelemetry::global`'s provider); traced with every root unsampled
-//! (`parentbased_traceidratio` 0); traced at 100% sampling (no exporter, so export
-//! cost does not dominate).
+//! (`parentbased_traceidratio` 0); traced at 100% sampling. The traced variants export
+//! as a service's would: OTLP http/protobuf through `init`'s default pipeline to an OTLP
+//! receiver in a process of its own (trace-bench-support's), and the spans ended and
+//! received are compared at the end; `--no-export` (or `BENCH_NO_EXPORT=1`) gives them no
+//! exporter.
 //!
 //! While it runs, the CPUs are kept from halting (`trace_bench_support::CpusAwake`: a
 //! CPU latency request of 0 µs when the bench may make one, else one lowest-priority
@@ -43,8 +46,8 @@ use sea_orm::{
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
-use trace_core::config::{ExporterKind, SamplerKind};
-use trace_core::{Config, TracingGuard};
+use trace_bench_support::BenchCase;
+use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_db::{DbInfo, DbSystem, TracedConnection};
 
 #[global_allocator]
@@ -100,24 +103,14 @@ impl Variant {
         }
     }
 
-    /// trace-core's state for the variant (`None`: not initialised, for the untraced
-    /// connection).
-    fn init(self) -> Option<TracingGuard> {
-        let (enabled, sampler, rate) = match self {
-            Variant::Untraced => return None,
-            Variant::Disabled => (false, SamplerKind::AlwaysOn, 1.0),
-            Variant::Unsampled => (true, SamplerKind::ParentBasedTraceIdRatio, 0.0),
-            Variant::Sampled => (true, SamplerKind::AlwaysOn, 1.0),
-        };
-        let config = Config {
-            enabled,
-            service_name: Some("query-overhead-bench".into()),
-            exporters: vec![ExporterKind::None],
-            sampler,
-            sample_rate: rate,
-            ..Config::default()
-        };
-        Some(trace_core::init(&config).expect("bench config is valid"))
+    /// The traced variant's case (`None`: not initialised, for the untraced connection).
+    fn case(self) -> Option<BenchCase> {
+        match self {
+            Variant::Untraced => None,
+            Variant::Disabled => Some(BenchCase::Disabled),
+            Variant::Unsampled => Some(BenchCase::Unsampled),
+            Variant::Sampled => Some(BenchCase::Sampled),
+        }
     }
 }
 
@@ -281,6 +274,9 @@ fn case_index(b: usize, q: usize, v: usize) -> usize {
 }
 
 fn main() {
+    BenchExport::serve_if_receiver();
+    let export = BenchExport::start_unless_off("query_overhead");
+    let mut runs = CaseRuns::new(export.as_ref(), "query-overhead-bench");
     // Round trips sleep and wake: idle (halting) CPUs would add more noise than the
     // instrumentation costs.
     let _awake = trace_bench_support::CpusAwake::start();
@@ -303,7 +299,7 @@ fn main() {
         for offset in 0..Variant::ALL.len() {
             let v = (round + offset) % Variant::ALL.len();
             let variant = Variant::ALL[v];
-            let guard = variant.init();
+            let run = variant.case().map(|case| runs.start(case));
             for (b, db) in dbs.iter().enumerate() {
                 for (q, query) in Query::ALL.into_iter().enumerate() {
                     db.run(&rt, variant, query, WARM_UP_QUERIES);
@@ -326,8 +322,8 @@ fn main() {
                     case.allocs.push(count(allocations as u64));
                 }
             }
-            if let Some(guard) = guard {
-                guard.shutdown().expect("shutdown");
+            if let Some(run) = run {
+                runs.finish(run);
             }
         }
     }
@@ -435,4 +431,5 @@ fn main() {
     for (pass, line) in verdicts {
         println!("{} {line}", if pass { "PASS" } else { "MISS" });
     }
+    runs.print();
 }

@@ -40,7 +40,7 @@
 //! the receiver's CPU is its own process's, not counted, though it shares the machine's
 //! two cores with the server and the load generator. After each stack's slice its
 //! provider shuts down, and the spans ended, exported and received are compared (`spans
-//! lost`). `--no-export` (or `HTTP_LOAD_EXPORT=0`) gives every traced stack one
+//! lost`). `--no-export` (or `BENCH_NO_EXPORT=1`) gives every traced stack one
 //! trace-core provider with no exporter (`ExporterKind::None`): the instrumentation's
 //! share alone, without the hand-off to a batch processor and the export work.
 //!
@@ -59,7 +59,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
@@ -83,7 +83,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::net::{TcpListener, TcpStream};
 use tower::layer::util::Identity;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
-use trace_bench_support::receiver::{self, OtlpReceiver};
+use trace_bench_support::receiver::BenchExport;
 use trace_core::carrier::HeaderExtractor;
 use trace_core::config::{ExporterKind, Protocol, SamplerKind};
 use trace_core::{Config, TracingGuard};
@@ -173,9 +173,6 @@ struct Settings {
     direct_only: bool,
     /// `HTTP_LOAD_ONLY=<stack name>`: direct calls of that stack alone (for profilers).
     only: Option<String>,
-    /// Export to a receiver (the default); `--no-export` or `HTTP_LOAD_EXPORT=0` turn it
-    /// off.
-    export: bool,
 }
 
 impl Settings {
@@ -197,8 +194,6 @@ impl Settings {
                 .map_or(if quick { 2_000 } else { 20_000 }, |v| (v as usize).max(1)),
             direct_only: std::env::args().any(|arg| arg == "--direct"),
             only: std::env::var("HTTP_LOAD_ONLY").ok(),
-            export: !std::env::args().any(|arg| arg == "--no-export")
-                && std::env::var("HTTP_LOAD_EXPORT").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -349,9 +344,6 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
-
-/// The flag that makes this binary the OTLP receiver the traced stacks export to.
-const RECEIVER_FLAG: &str = "--otlp-receiver";
 
 /// A stack's tracing for one slice or direct-call round, shut down after it.
 enum Tracing {
@@ -551,12 +543,11 @@ impl Stack {
         self,
         runtime: &tokio::runtime::Runtime,
         settings: &Settings,
-        receiver: Option<&OtlpReceiver>,
+        export: Option<&BenchExport>,
         totals: &mut Totals,
     ) {
-        let endpoint = receiver.map(|r| format!("http://127.0.0.1:{}", r.ports().1));
-        let received_before = receiver.map(received);
-        let tracing = Tracing::start(self, endpoint.as_deref());
+        let received_before = export.map(BenchExport::received);
+        let tracing = Tracing::start(self, export.map(BenchExport::endpoint));
         let hello = hello::<Incoming>;
         runtime.block_on(async {
             match self {
@@ -587,9 +578,9 @@ impl Stack {
             }
         });
         let delivered = tracing.finish();
-        if let (Some(receiver), Some(before)) = (receiver, received_before) {
+        if let (Some(export), Some(before)) = (export, received_before) {
             totals.spans_ended += delivered.ended;
-            totals.spans_received += received(receiver) - before;
+            totals.spans_received += export.received() - before;
             totals.export_errors.extend(delivered.error);
         }
     }
@@ -627,29 +618,8 @@ impl Stack {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(RECEIVER_FLAG) {
-        return receiver::serve(args.into_iter().skip(1));
-    }
+    BenchExport::serve_if_receiver();
     let settings = Settings::from_env();
-    let receiver = if settings.export {
-        match std::env::current_exe().and_then(|exe| {
-            let mut command = Command::new(exe);
-            command.arg(RECEIVER_FLAG);
-            OtlpReceiver::start(command)
-        }) {
-            Ok(receiver) => Some(receiver),
-            Err(error) => {
-                eprintln!("http_load: cannot start the OTLP receiver: {error}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
-    };
-    let export = receiver
-        .as_ref()
-        .map(|r| format!("http://127.0.0.1:{}", r.ports().1));
     println!(
         "http_load: direct calls: {} rounds of {} requests per stack; load test: {} \
          connections, {} rounds of {:?} per stack; stacks interleaved; hyper hello world",
@@ -659,13 +629,14 @@ fn main() -> ExitCode {
         settings.rounds,
         settings.slice
     );
-    match &export {
-        Some(endpoint) => println!(
-            "export on: OTLP http/protobuf to trace-bench-support's receiver at {endpoint} (a \
-             process of its own, decoding every request); ours through trace-core's batch \
-             pipeline, the others through the SDK's BatchSpanProcessor + opentelemetry-otlp"
-        ),
-        None => println!("export off (--no-export): one trace-core provider with no exporter"),
+    let export = BenchExport::start_unless_off("http_load");
+    if export.is_some() {
+        println!(
+            "http_load: ours exports through trace-core's batch pipeline, the raw-SDK and \
+             tower-http stacks through the SDK's BatchSpanProcessor + opentelemetry-otlp"
+        );
+    } else {
+        println!("http_load: every traced stack has one trace-core provider with no exporter");
     }
     // Interleaved rounds: a burst of load from elsewhere on the machine hits every
     // stack alike instead of whichever happened to run then.
@@ -680,7 +651,10 @@ fn main() -> ExitCode {
             {
                 continue;
             }
-            let figures = stack.direct(settings.direct_requests, export.as_deref());
+            let figures = stack.direct(
+                settings.direct_requests,
+                export.as_ref().map(BenchExport::endpoint),
+            );
             direct_ns[index].push(figures.ns);
             allocations[index].push(figures.allocations);
         }
@@ -693,7 +667,7 @@ fn main() -> ExitCode {
             .unwrap();
         for _ in 0..settings.rounds {
             for (stack, totals) in STACKS.iter().zip(totals.iter_mut()) {
-                stack.slice(&runtime, &settings, receiver.as_ref(), totals);
+                stack.slice(&runtime, &settings, export.as_ref(), totals);
             }
         }
     }
@@ -723,16 +697,8 @@ fn main() -> ExitCode {
             }
         })
         .collect();
-    report(&results, receiver.is_some());
+    report(&results, export.is_some());
     ExitCode::SUCCESS
-}
-
-/// Spans the receiver has accepted so far.
-fn received(receiver: &OtlpReceiver) -> u64 {
-    receiver
-        .stats()
-        .expect("the receiver's GET /stats answers")
-        .spans
 }
 
 fn report(results: &[Measured], export: bool) {

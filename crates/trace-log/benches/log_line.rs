@@ -1,6 +1,9 @@
 //! Cost of correlation per log line: each trace-log format beside the same format
 //! without the ids, writing to `std::io::sink()` through tracing-subscriber's `fmt`
-//! layer, inside a sampled trace-core span.
+//! layer, inside a sampled trace-core span. trace-core runs as a service's would, its
+//! spans exported over OTLP http/protobuf through `init`'s default pipeline to an OTLP
+//! receiver in a process of its own (trace-bench-support's); `BENCH_NO_EXPORT=1` gives
+//! it no exporter.
 //!
 //! - `text`: tracing-subscriber's `Full` format vs `WithTraceIds` around it;
 //! - `json`: `JsonFormat` with `with_trace_ids(false)` vs `JsonFormat`.
@@ -20,7 +23,8 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use opentelemetry::trace::SpanKind;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use trace_core::testing::SpanCapture;
+use trace_bench_support::BenchCase;
+use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_core::{ScopedTracer, SpanStart};
 use trace_log::{JsonFormat, WithTraceIds};
 use tracing::Dispatch;
@@ -164,13 +168,16 @@ fn summary(cases: &[Case]) {
 }
 
 fn main() {
-    let _capture = SpanCapture::install();
+    BenchExport::serve_if_receiver();
+    let export = BenchExport::start_unless_off("log_line");
+    let mut runs = CaseRuns::new(export.as_ref(), "log-line-bench");
+    let case_run = runs.start(BenchCase::Sampled);
     let span = TRACER.start(SpanKind::Server, || SpanStart::new("GET /orders/{id}"));
     assert!(
         span.is_recording(),
         "the benchmark runs inside a sampled span"
     );
-    let _active = span.context().clone().attach();
+    let active = span.context().clone().attach();
 
     let cases = cases();
     let mut criterion = Criterion::default()
@@ -181,4 +188,8 @@ fn main() {
     criterion.final_summary();
 
     summary(&cases);
+    drop(active);
+    span.end();
+    runs.finish(case_run);
+    runs.print();
 }

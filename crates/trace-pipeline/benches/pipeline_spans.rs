@@ -5,15 +5,21 @@
 //! The bare case polls the same work future with no instrumentation. Cases:
 //!
 //! - `disabled`: trace-core initialised with `enabled: false`;
-//! - `unsampled`: parent-based ratio 0 (every root dropped), no exporter;
-//! - `sampled`: always on, no exporter (span processing does not dominate).
+//! - `unsampled`: parent-based ratio 0 (every root dropped);
+//! - `sampled`: always on.
 //!
-//! Criterion runs first; then a summary measured in the same process prints ns/step
-//! (best of several timed loops), the overhead over the bare future, and allocator
-//! calls per step (`stats_alloc`). The goals: no allocation for a disabled step, and at
-//! most one per span for an unsampled one (its span context, which the work runs in so
-//! that children follow the decision); a miss is reported, never turned into a failing
-//! exit code.
+//! Criterion runs first, with no exporter: its loops run flat out and would only fill
+//! an export queue. Then a summary measured in the same process prints ns/step (best of
+//! timed loops of [`STEPS_PER_LOOP`] steps), the overhead over the bare future, and
+//! allocator calls per step (`stats_alloc`, the whole process's). For the summary the
+//! cases export as a service's would: OTLP http/protobuf through `init`'s default
+//! pipeline to an OTLP receiver in a process of its own (trace-bench-support's), with a
+//! flush between loops, outside the timing, so that each loop's spans fit the export
+//! queue; the spans ended and received are compared at the end. `BENCH_NO_EXPORT=1`
+//! gives them no exporter. The goals: no allocation for a disabled step, and at most one
+//! per span for an unsampled one (its span context, which the work runs in so that
+//! children follow the decision); a miss is reported, never turned into a failing exit
+//! code.
 
 use std::alloc::System;
 use std::future::Future;
@@ -24,6 +30,7 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_bench_support::{BenchCase, ns_per_call};
 use trace_pipeline::{Event, Outcome, PipelineRun};
 
@@ -66,23 +73,35 @@ fn traced_step(run: &PipelineRun) {
     black_box(poll_ready(step.run(call.run(work())))).ok();
 }
 
-/// Best ns/call over `runs` loops of about `per_run` each.
-fn best_ns(per_run: Duration, runs: usize, f: &mut impl FnMut()) -> f64 {
-    let estimate = ns_per_call(10_000, f).max(0.01);
-    let iters = ((per_run.as_nanos() as f64 / estimate) as u64).max(1_000);
-    (0..runs)
-        .map(|_| ns_per_call(iters, f))
+/// Steps per timed loop: 4000 spans, half the export queue's default 8192.
+const STEPS_PER_LOOP: u64 = 2_000;
+
+/// Best ns/call over `loops` loops of [`STEPS_PER_LOOP`] calls, with `settle` (the
+/// export flush) after each, outside the timing.
+fn best_ns(loops: usize, f: &mut impl FnMut(), settle: &mut impl FnMut()) -> f64 {
+    (0..loops)
+        .map(|_| {
+            let ns = ns_per_call(STEPS_PER_LOOP, f);
+            settle();
+            ns
+        })
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Allocator calls (allocations plus reallocations) per call of `f`.
-fn allocs_per_call(iters: u64, f: &mut impl FnMut()) -> f64 {
-    let region = Region::new(GLOBAL);
-    for _ in 0..iters {
-        f();
+/// Allocator calls (allocations plus reallocations) per call of `f`, over `loops` loops
+/// of [`STEPS_PER_LOOP`] calls with `settle` after each, outside the count.
+fn allocs_per_call(loops: u64, f: &mut impl FnMut(), settle: &mut impl FnMut()) -> f64 {
+    let mut calls = 0;
+    for _ in 0..loops {
+        let region = Region::new(GLOBAL);
+        for _ in 0..STEPS_PER_LOOP {
+            f();
+        }
+        let stats = region.change();
+        calls += stats.allocations + stats.reallocations;
+        settle();
     }
-    let stats = region.change();
-    (stats.allocations + stats.reallocations) as f64 / iters as f64
+    calls as f64 / (loops * STEPS_PER_LOOP) as f64
 }
 
 struct Row {
@@ -92,38 +111,53 @@ struct Row {
 }
 
 fn main() {
+    BenchExport::serve_if_receiver();
     // `cargo bench` passes `--bench`; `cargo test --benches` runs a tiny smoke test.
     let smoke = !std::env::args().any(|arg| arg == "--bench");
-    let (per_run, runs, alloc_iters) = if smoke {
-        (Duration::from_millis(2), 1, 1_000)
-    } else {
-        (Duration::from_millis(100), 15, 100_000)
-    };
+    let (loops, alloc_loops) = if smoke { (1, 1) } else { (300, 50) };
+    let export = BenchExport::start_unless_off("pipeline_spans");
+    let mut runs = CaseRuns::new(export.as_ref(), "pipeline-bench");
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1))
         .sample_size(30)
         .configure_from_args();
 
-    let bare_ns = best_ns(per_run, runs, &mut bare_step);
-    let bare_allocs = allocs_per_call(alloc_iters, &mut bare_step);
     criterion.bench_function("bare_future", |b| b.iter(bare_step));
-
-    let mut rows = Vec::new();
     for case in BenchCase::ALL {
-        let guard = case.init("pipeline-bench");
+        let guard = case.init("pipeline-bench", None);
         let run = PipelineRun::start("digest", Event::new("evt-1", "pipeline:data_event"));
-        let mut step = || traced_step(&run);
-        criterion.bench_function(&format!("{}_step", case.name()), |b| b.iter(&mut step));
-        rows.push(Row {
-            case,
-            ns: best_ns(per_run, runs, &mut step),
-            allocs: allocs_per_call(alloc_iters, &mut step),
+        criterion.bench_function(&format!("{}_step", case.name()), |b| {
+            b.iter(|| traced_step(&run));
         });
         run.finish(Outcome::Success);
-        let _ = guard.shutdown();
+        guard
+            .shutdown()
+            .expect("tracing with no exporter shuts down");
     }
     criterion.final_summary();
+
+    let bare_ns = best_ns(loops, &mut bare_step, &mut || {});
+    let bare_allocs = allocs_per_call(alloc_loops, &mut bare_step, &mut || {});
+    let mut rows = Vec::new();
+    for case in BenchCase::ALL {
+        let case_run = runs.start(case);
+        let run = PipelineRun::start("digest", Event::new("evt-1", "pipeline:data_event"));
+        let mut step = || traced_step(&run);
+        let mut settle = || {
+            case_run
+                .guard()
+                .force_flush()
+                .expect("a flush between loops loses nothing");
+        };
+        rows.push(Row {
+            case,
+            ns: best_ns(loops, &mut step, &mut settle),
+            allocs: allocs_per_call(alloc_loops, &mut step, &mut settle),
+        });
+        run.finish(Outcome::Success);
+        runs.finish(case_run);
+    }
 
     println!();
     println!("pipeline_spans summary: one step = step span + capability span + the work future");
@@ -154,4 +188,5 @@ fn main() {
             row.allocs
         );
     }
+    runs.print();
 }

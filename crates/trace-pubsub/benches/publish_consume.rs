@@ -5,15 +5,20 @@
 //! - `disabled`: [`TracedPublisher`] + [`ConsumeLayer`], trace-core initialised with
 //!   `enabled: false`;
 //! - `unsampled`: the same, parent-based ratio 0 (every root is dropped);
-//! - `sampled`: the same, always-on, exporter `none` (spans are built and ended, not
-//!   exported, so exporting does not dominate).
+//! - `sampled`: the same, always-on.
 //!
 //! One iteration publishes one message and handles it (publish, channel, redelivery
-//! copy, handler). Criterion runs first (group `publish_consume`); then a summary
-//! measured in the same process prints ns/message (best of many short timed loops,
-//! alternating each case with the untraced pipeline), the ratio to untraced, and
-//! allocator calls per message with the part added by the instrumentation
-//! (`stats_alloc`). A missed target is reported, never turned into a failing exit code.
+//! copy, handler). Criterion runs first (group `publish_consume`), with no exporter: its
+//! loops run flat out and would only fill an export queue. Then a summary measured in
+//! the same process prints ns/message (best of many short timed loops, alternating each
+//! case with the untraced pipeline), the ratio to untraced, and allocator calls per
+//! message with the part added by the instrumentation (`stats_alloc`, the whole
+//! process's). For the summary the cases export as a service's would: OTLP
+//! http/protobuf through `init`'s default pipeline to an OTLP receiver in a process of
+//! its own (trace-bench-support's), with a flush after each traced loop, outside the
+//! timing, so that each loop's spans fit the export queue; the spans ended and received
+//! are compared at the end. `BENCH_NO_EXPORT=1` gives them no exporter. A missed target
+//! is reported, never turned into a failing exit code.
 
 use std::alloc::System;
 use std::convert::Infallible;
@@ -26,6 +31,7 @@ use tokio::runtime::Runtime;
 use tower_layer::Layer;
 use tower_service::Service;
 use trace_bench_support::BenchCase;
+use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_pubsub::{
     ConsumeLayer, Delivery, InProcessBus, Message, Publisher, Settlement, Subscription,
     TracedPublisher,
@@ -115,17 +121,32 @@ fn ns_per_round(rt: &Runtime, pipeline: &mut impl Pipeline, rounds: u64) -> f64 
     time_rounds(rt, pipeline, rounds).as_nanos() as f64 / rounds as f64
 }
 
-fn allocs_per_round(rt: &Runtime, pipeline: &mut impl Pipeline, rounds: u64) -> f64 {
-    let region = Region::new(GLOBAL);
-    time_rounds(rt, pipeline, rounds);
-    let stats = region.change();
-    (stats.allocations + stats.reallocations) as f64 / rounds as f64
+/// Allocator calls per message over `loops` timed loops, with `settle` after each,
+/// outside the count.
+fn allocs_per_round(
+    rt: &Runtime,
+    budget: &Budget,
+    pipeline: &mut impl Pipeline,
+    settle: &mut impl FnMut(),
+) -> f64 {
+    let mut calls = 0;
+    for _ in 0..budget.alloc_loops {
+        let region = Region::new(GLOBAL);
+        time_rounds(rt, pipeline, budget.rounds);
+        let stats = region.change();
+        calls += stats.allocations + stats.reallocations;
+        settle();
+    }
+    calls as f64 / (budget.alloc_loops * budget.rounds) as f64
 }
 
 struct Budget {
+    /// Messages per timed loop: with a span on each side, 4000 spans, half the export
+    /// queue's default 8192.
     rounds: u64,
     runs: usize,
-    alloc_rounds: u64,
+    /// Loops whose allocations are counted.
+    alloc_loops: u64,
 }
 
 struct Row {
@@ -136,23 +157,32 @@ struct Row {
     untraced_allocs: f64,
 }
 
-/// Best ns/message of `pipeline` and of a fresh untraced pipeline, alternating runs.
-fn measure(rt: &Runtime, budget: &Budget, name: &'static str, pipeline: &mut impl Pipeline) -> Row {
+/// Best ns/message of `pipeline` and of a fresh untraced pipeline, alternating runs;
+/// `settle` (the export flush) runs after each of `pipeline`'s loops, outside the timing.
+fn measure(
+    rt: &Runtime,
+    budget: &Budget,
+    name: &'static str,
+    pipeline: &mut impl Pipeline,
+    settle: &mut impl FnMut(),
+) -> Row {
     let mut baseline = untraced();
     // Warm up both (lazily created tracers, channel buffers).
     time_rounds(rt, pipeline, budget.rounds);
+    settle();
     time_rounds(rt, &mut baseline, budget.rounds);
     let (mut ns, mut untraced_ns) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..budget.runs {
         ns = ns.min(ns_per_round(rt, pipeline, budget.rounds));
+        settle();
         untraced_ns = untraced_ns.min(ns_per_round(rt, &mut baseline, budget.rounds));
     }
     Row {
         name,
         ns,
         untraced_ns,
-        allocs: allocs_per_round(rt, pipeline, budget.alloc_rounds),
-        untraced_allocs: allocs_per_round(rt, &mut baseline, budget.alloc_rounds),
+        allocs: allocs_per_round(rt, budget, pipeline, settle),
+        untraced_allocs: allocs_per_round(rt, budget, &mut baseline, &mut || {}),
     }
 }
 
@@ -174,6 +204,7 @@ fn mark(pass: bool) -> &'static str {
 }
 
 fn main() {
+    BenchExport::serve_if_receiver();
     let smoke = !std::env::args().any(|arg| arg == "--bench");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -187,26 +218,41 @@ fn main() {
         Budget {
             rounds: 200,
             runs: 1,
-            alloc_rounds: 200,
+            alloc_loops: 1,
         }
     } else {
         Budget {
             rounds: 2_000,
             runs: 40,
-            alloc_rounds: 20_000,
+            alloc_loops: 10,
         }
     };
 
     criterion_case(&mut criterion, &rt, "untraced", &mut untraced());
-    let mut rows = Vec::new();
     for case in BenchCase::ALL {
-        let guard = case.init("publish-consume-bench");
-        let mut pipeline = traced();
-        criterion_case(&mut criterion, &rt, case.name(), &mut pipeline);
-        rows.push((case, measure(&rt, &budget, case.name(), &mut pipeline)));
-        let _ = guard.shutdown();
+        let guard = case.init("publish-consume-bench", None);
+        criterion_case(&mut criterion, &rt, case.name(), &mut traced());
+        guard
+            .shutdown()
+            .expect("tracing with no exporter shuts down");
     }
     criterion.final_summary();
+
+    let export = BenchExport::start_unless_off("publish_consume");
+    let mut runs = CaseRuns::new(export.as_ref(), "publish-consume-bench");
+    let mut rows = Vec::new();
+    for case in BenchCase::ALL {
+        let case_run = runs.start(case);
+        let mut settle = || {
+            case_run
+                .guard()
+                .force_flush()
+                .expect("a flush between loops loses nothing");
+        };
+        let row = measure(&rt, &budget, case.name(), &mut traced(), &mut settle);
+        rows.push((case, row));
+        runs.finish(case_run);
+    }
 
     println!();
     println!("publish_consume summary (in-process transport): ns/msg = best of timed loops of");
@@ -244,4 +290,5 @@ fn main() {
             target
         );
     }
+    runs.print();
 }

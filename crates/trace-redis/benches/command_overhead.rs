@@ -13,12 +13,17 @@
 //!   `RedisSubscriberLayer`: what any subscriber pays for fred's own spans
 //!   (`fred.command`, `fred.rtt`);
 //! - `traced 100%`: `RedisSubscriberLayer` subscribed, trace-core initialised with
-//!   always-on sampling and no exporter (spans are built and ended, then dropped);
+//!   always-on sampling;
 //! - `traced 100% + .traced()`: as above, with the outcome recorded by the wrapper;
 //! - `unsampled`: parent-based ratio 0;
 //! - `disabled`: trace-core initialised with `enabled: false`: `RedisSubscriberLayer`
 //!   subscribed but no OpenTelemetry work, so the subscriber's bookkeeping of
 //!   `fred.command` alone.
+//!
+//! The traced variants export as a service's would: OTLP http/protobuf through `init`'s
+//! default pipeline to an OTLP receiver in a process of its own (trace-bench-support's),
+//! and the spans ended and received are compared at the end; `--no-export` (or
+//! `BENCH_NO_EXPORT=1`) gives them no exporter.
 //!
 //! While it runs, the CPUs are kept from halting (`trace_bench_support::CpusAwake`: a
 //! CPU latency request of 0 µs when the bench may make one, else one lowest-priority
@@ -59,8 +64,8 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::*;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use trace_core::config::{ExporterKind, SamplerKind};
-use trace_core::{Config as TracingConfig, TracingGuard};
+use trace_bench_support::BenchCase;
+use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_redis::RedisFutureExt;
 use tracing::Dispatch;
 use tracing::subscriber::NoSubscriber;
@@ -119,22 +124,13 @@ impl Variant {
     }
 
     /// trace-core's state for the variant (`None`: not initialised at all).
-    fn init(self) -> Option<TracingGuard> {
-        let (enabled, sampler, rate) = match self {
-            Variant::Untraced | Variant::RegistryOnly => return None,
-            Variant::Traced | Variant::TracedOutcome => (true, SamplerKind::AlwaysOn, 1.0),
-            Variant::Unsampled => (true, SamplerKind::ParentBasedTraceIdRatio, 0.0),
-            Variant::Disabled => (false, SamplerKind::AlwaysOn, 1.0),
-        };
-        let config = TracingConfig {
-            enabled,
-            service_name: Some("command-overhead-bench".into()),
-            exporters: vec![ExporterKind::None],
-            sampler,
-            sample_rate: rate,
-            ..TracingConfig::default()
-        };
-        Some(trace_core::init(&config).expect("trace-core initialises"))
+    fn case(self) -> Option<BenchCase> {
+        match self {
+            Variant::Untraced | Variant::RegistryOnly => None,
+            Variant::Traced | Variant::TracedOutcome => Some(BenchCase::Sampled),
+            Variant::Unsampled => Some(BenchCase::Unsampled),
+            Variant::Disabled => Some(BenchCase::Disabled),
+        }
     }
 
     fn dispatch(self) -> Dispatch {
@@ -295,7 +291,12 @@ impl Figure {
 }
 
 /// Runs only the variant named `only` (see the module documentation).
-fn profile(runtime: &tokio::runtime::Runtime, client: &Client, only: &str) {
+fn profile(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    runs: &mut CaseRuns<'_>,
+    only: &str,
+) {
     let variant = Variant::ALL
         .into_iter()
         .find(|variant| variant.key() == only)
@@ -303,13 +304,13 @@ fn profile(runtime: &tokio::runtime::Runtime, client: &Client, only: &str) {
     let commands = std::env::var("COMMAND_OVERHEAD_COMMANDS").map_or(2_000, |n| {
         n.parse().expect("COMMAND_OVERHEAD_COMMANDS is a count")
     });
-    let guard = variant.init();
+    let case_run = variant.case().map(|case| runs.start(case));
     tracing::dispatcher::with_default(&variant.dispatch(), || {
         runtime.block_on(run(client, variant, Workload::OneAtATime, 200)); // warm up
         runtime.block_on(run(client, variant, Workload::OneAtATime, commands));
     });
-    if let Some(guard) = guard {
-        guard.shutdown().expect("shutdown");
+    if let Some(case_run) = case_run {
+        runs.finish(case_run);
     }
 }
 
@@ -321,7 +322,7 @@ struct Samples {
 }
 
 /// Runs every variant in alternating rounds and prints the tables and the verdicts.
-fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
+fn compare(runtime: &tokio::runtime::Runtime, client: &Client, runs: &mut CaseRuns<'_>) {
     let empty = Samples {
         wall: vec![Vec::new(); Variant::ALL.len()],
         cpu: vec![Vec::new(); Variant::ALL.len()],
@@ -336,7 +337,7 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
         }
         for index in order {
             let variant = Variant::ALL[index];
-            let guard = variant.init();
+            let case_run = variant.case().map(|case| runs.start(case));
             let dispatch = variant.dispatch();
             tracing::dispatcher::with_default(&dispatch, || {
                 for (workload, samples) in Workload::ALL.into_iter().zip(&mut samples) {
@@ -350,15 +351,15 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
                     samples.cpu[index].push(cpu.map_or(f64::NAN, per_command));
                 }
             });
-            if let Some(guard) = guard {
-                guard.shutdown().expect("shutdown");
+            if let Some(case_run) = case_run {
+                runs.finish(case_run);
             }
         }
     }
 
     let mut allocations = Vec::new();
     for variant in Variant::ALL {
-        let guard = variant.init();
+        let case_run = variant.case().map(|case| runs.start(case));
         let dispatch = variant.dispatch();
         let per_command = tracing::dispatcher::with_default(&dispatch, || {
             runtime.block_on(run(client, variant, Workload::OneAtATime, 500));
@@ -367,8 +368,8 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
             region.change().allocations as f64 / ALLOC_COMMANDS as f64
         });
         allocations.push(per_command);
-        if let Some(guard) = guard {
-            guard.shutdown().expect("shutdown");
+        if let Some(case_run) = case_run {
+            runs.finish(case_run);
         }
     }
 
@@ -449,9 +450,13 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client) {
     for line in verdicts {
         println!("{line}");
     }
+    runs.print();
 }
 
 fn main() {
+    BenchExport::serve_if_receiver();
+    let export = BenchExport::start_unless_off("command_overhead");
+    let mut runs = CaseRuns::new(export.as_ref(), "command-overhead-bench");
     // Round trips sleep and wake: idle (halting) CPUs would add more noise than the
     // instrumentation costs.
     let _awake = trace_bench_support::CpusAwake::start();
@@ -474,8 +479,8 @@ fn main() {
     });
 
     match std::env::var("COMMAND_OVERHEAD_ONLY") {
-        Ok(only) => profile(&runtime, &client, &only),
-        Err(_) => compare(&runtime, &client),
+        Ok(only) => profile(&runtime, &client, &mut runs, &only),
+        Err(_) => compare(&runtime, &client, &mut runs),
     }
     runtime.block_on(async {
         let _: i64 = client.del("bench:key").await.unwrap();

@@ -14,6 +14,7 @@
 //! It never panics on a request: one it cannot read or decode is counted in
 //! `decode_errors` and answered 4xx. Requests are limited to [`MAX_REQUEST_BYTES`], inflated.
 
+mod bench_export;
 mod client;
 mod grpc;
 mod http;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+pub use bench_export::{BenchExport, CaseRun, CaseRuns, Delivery, NO_EXPORT_ENV, RECEIVER_FLAG};
 pub use client::OtlpReceiver;
 pub use state::{ReceiverMode, ReceiverStats};
 
