@@ -7,11 +7,11 @@
 //! grouping by scope, field mapping and flags), and is byte for byte what prost would
 //! encode from it: fields in field-number order, proto3 defaults left out.
 //!
-//! A nested message's length comes before its bytes, so [`TraceRequestEncoder::encode`]
-//! makes two passes over the batch: the size pass records the nested messages' lengths
-//! in pre-order, and the write pass takes them back in the same order as it writes
-//! (a scalar attribute's or a status's length it computes again: cheaper than a
-//! record).
+//! A nested message's length comes before its bytes. [`TraceRequestEncoder::encode`]
+//! makes one pass over the batch: a scalar attribute's or a status's length it computes
+//! before writing it; a span's, an event's or a scope's it writes once the content is
+//! written, into bytes set aside for it, moving the content when the length needs more
+//! or fewer of them (rare: each kind of message has its usual length's size).
 
 mod gzip;
 mod scopes;
@@ -25,9 +25,9 @@ use opentelemetry_sdk::trace::SpanData;
 
 pub(crate) use gzip::GzipEncoder;
 use scopes::ScopeGroups;
-use span::{span_len, write_span};
-use values::{attributes_len, key_value_len, write_attributes, write_key_value};
-use wire::{Records, Sizer, Tag, Writer, bytes_len};
+use span::write_span;
+use values::{write_attributes, write_key_value};
+use wire::{LengthHint, Tag, Writer};
 
 /// `ExportTraceServiceRequest.resource_spans`.
 const RESOURCE_SPANS: Tag = 1;
@@ -68,8 +68,6 @@ mod scope {
 pub(crate) struct TraceRequestEncoder {
     /// The encoded request.
     buf: Vec<u8>,
-    /// What the size pass hands the write pass.
-    records: Records,
     groups: ScopeGroups,
 }
 
@@ -79,20 +77,12 @@ impl TraceRequestEncoder {
     /// per instrumentation scope.
     pub(crate) fn encode(&mut self, resource: &Resource, spans: &[SpanData]) -> &[u8] {
         self.groups.group(spans);
-        let mut sizer = Sizer::new(&mut self.records);
-        let len = sizer.message(RESOURCE_SPANS, |s| {
-            resource_spans_len(s, resource, spans, &self.groups)
-        });
-        reuse(&mut self.buf, len);
-        let mut writer = Writer::new(&mut self.buf, &self.records);
-        writer.message(RESOURCE_SPANS, |w| {
+        let previous_len = self.buf.len();
+        reuse(&mut self.buf, previous_len);
+        let mut writer = Writer::new(&mut self.buf);
+        writer.message(RESOURCE_SPANS, LengthHint::Large, |w| {
             write_resource_spans(w, resource, spans, &self.groups)
         });
-        debug_assert!(
-            writer.used_every_record(),
-            "the passes walked different messages"
-        );
-        debug_assert_eq!(self.buf.len(), len, "the passes measured different bytes");
         &self.buf
     }
 }
@@ -100,8 +90,9 @@ impl TraceRequestEncoder {
 /// Above this capacity, a buffer four times larger than the batch needs is shrunk.
 const RETAINED_CAPACITY: usize = 1 << 20;
 
-/// Empties `buf` for a batch of `len` bytes, keeping its capacity unless one huge
-/// batch left it far larger than this one needs: its memory is not held for good.
+/// Empties `buf` for a batch of about `len` bytes (the previous batch's), keeping its
+/// capacity unless one huge batch left it far larger than batches need: its memory is
+/// not held for good.
 fn reuse(buf: &mut Vec<u8>, len: usize) {
     buf.clear();
     if buf.capacity() > RETAINED_CAPACITY && buf.capacity() / 4 > len {
@@ -110,42 +101,19 @@ fn reuse(buf: &mut Vec<u8>, len: usize) {
     buf.reserve(len);
 }
 
-fn resource_spans_len(
-    s: &mut Sizer<'_>,
-    resource: &Resource,
-    spans: &[SpanData],
-    groups: &ScopeGroups,
-) -> usize {
-    let mut len = s.message(resource_spans::RESOURCE, |s| {
-        resource
-            .iter()
-            .map(|(key, value)| key_value_len(s, RESOURCE_ATTRIBUTES, key, value))
-            .sum()
-    });
-    for (scope, members) in groups.iter(spans) {
-        len += s.message(resource_spans::SCOPE_SPANS, |s| {
-            scope_spans_len(s, scope, members, spans)
-        });
-    }
-    len + bytes_len(
-        resource_spans::SCHEMA_URL,
-        resource.schema_url().map_or(0, str::len),
-    )
-}
-
 fn write_resource_spans(
     w: &mut Writer<'_>,
     resource: &Resource,
     spans: &[SpanData],
     groups: &ScopeGroups,
 ) {
-    w.message(resource_spans::RESOURCE, |w| {
+    w.message(resource_spans::RESOURCE, LengthHint::Medium, |w| {
         for (key, value) in resource.iter() {
             write_key_value(w, RESOURCE_ATTRIBUTES, key, value);
         }
     });
     for (scope, members) in groups.iter(spans) {
-        w.message(resource_spans::SCOPE_SPANS, |w| {
+        w.message(resource_spans::SCOPE_SPANS, LengthHint::Large, |w| {
             write_scope_spans(w, scope, members, spans)
         });
     }
@@ -155,34 +123,13 @@ fn write_resource_spans(
     );
 }
 
-/// Content length of the `ScopeSpans` of `scope`, holding the spans at `members`.
-fn scope_spans_len(
-    s: &mut Sizer<'_>,
-    scope: &InstrumentationScope,
-    members: &[usize],
-    spans: &[SpanData],
-) -> usize {
-    let mut len = s.message(scope_spans::SCOPE, |s| {
-        bytes_len(scope::NAME, scope.name().len())
-            + bytes_len(scope::VERSION, scope.version().map_or(0, str::len))
-            + attributes_len(s, scope::ATTRIBUTES, scope.attributes())
-    });
-    for span in members.iter().filter_map(|&index| spans.get(index)) {
-        len += s.message(scope_spans::SPANS, |s| span_len(s, span));
-    }
-    len + bytes_len(
-        scope_spans::SCHEMA_URL,
-        scope.schema_url().map_or(0, str::len),
-    )
-}
-
 fn write_scope_spans(
     w: &mut Writer<'_>,
     scope: &InstrumentationScope,
     members: &[usize],
     spans: &[SpanData],
 ) {
-    w.message(scope_spans::SCOPE, |w| {
+    w.message(scope_spans::SCOPE, LengthHint::Small, |w| {
         w.bytes(scope::NAME, scope.name().as_bytes());
         w.bytes(
             scope::VERSION,
@@ -191,7 +138,9 @@ fn write_scope_spans(
         write_attributes(w, scope::ATTRIBUTES, scope.attributes());
     });
     for span in members.iter().filter_map(|&index| spans.get(index)) {
-        w.message(scope_spans::SPANS, |w| write_span(w, span));
+        w.message(scope_spans::SPANS, LengthHint::Medium, |w| {
+            write_span(w, span)
+        });
     }
     w.bytes(
         scope_spans::SCHEMA_URL,

@@ -5,10 +5,8 @@
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceState};
 use opentelemetry_sdk::trace::SpanData;
 
-use super::values::{attributes_len, write_attributes};
-use super::wire::{
-    Sizer, Tag, Writer, bytes_len, bytes_member_len, fixed32_len, fixed64_len, varint_len,
-};
+use super::values::write_attributes;
+use super::wire::{LengthHint, Tag, Writer, bytes_len, unix_nanos, varint_len};
 
 /// Fields of `Span`.
 mod field {
@@ -63,37 +61,6 @@ const HAS_IS_REMOTE: u32 = 0x100;
 /// `SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`.
 const IS_REMOTE: u32 = 0x200;
 
-/// Content length of the `Span` for `span`.
-pub(super) fn span_len(s: &mut Sizer<'_>, span: &SpanData) -> usize {
-    let context = &span.span_context;
-    let mut len = bytes_len(field::TRACE_ID, 16)
-        + bytes_len(field::SPAN_ID, 8)
-        + bytes_len(field::TRACE_STATE, trace_state_len(context.trace_state()))
-        + bytes_len(
-            field::PARENT_SPAN_ID,
-            parent_span_id(span).map_or(0, |id| id.len()),
-        )
-        + bytes_len(field::NAME, span.name.len())
-        + varint_len(field::KIND, kind(&span.span_kind))
-        + fixed64_len(field::START_TIME, s.unix_nanos(span.start_time))
-        + fixed64_len(field::END_TIME, s.unix_nanos(span.end_time))
-        + attributes_len(s, field::ATTRIBUTES, &span.attributes)
-        + varint_len(
-            field::DROPPED_ATTRIBUTES,
-            u64::from(span.dropped_attributes_count),
-        );
-    for event in span.events.iter() {
-        len += s.message(field::EVENTS, |s| event_len(s, event));
-    }
-    len += varint_len(field::DROPPED_EVENTS, u64::from(span.events.dropped_count));
-    for link in span.links.iter() {
-        len += s.message(field::LINKS, |s| link_len(s, link));
-    }
-    len += varint_len(field::DROPPED_LINKS, u64::from(span.links.dropped_count));
-    len += bytes_member_len(field::STATUS, status_len(&span.status));
-    len + fixed32_len(field::FLAGS, flags(context, span.parent_span_is_remote))
-}
-
 /// Writes the content of the `Span` for `span`.
 pub(super) fn write_span(w: &mut Writer<'_>, span: &SpanData) {
     let context = &span.span_context;
@@ -105,21 +72,19 @@ pub(super) fn write_span(w: &mut Writer<'_>, span: &SpanData) {
     }
     w.bytes(field::NAME, span.name.as_bytes());
     w.varint(field::KIND, kind(&span.span_kind));
-    let start_time = w.unix_nanos();
-    w.fixed64(field::START_TIME, start_time);
-    let end_time = w.unix_nanos();
-    w.fixed64(field::END_TIME, end_time);
+    w.fixed64(field::START_TIME, unix_nanos(span.start_time));
+    w.fixed64(field::END_TIME, unix_nanos(span.end_time));
     write_attributes(w, field::ATTRIBUTES, &span.attributes);
     w.varint(
         field::DROPPED_ATTRIBUTES,
         u64::from(span.dropped_attributes_count),
     );
     for event in span.events.iter() {
-        w.message(field::EVENTS, |w| write_event(w, event));
+        w.message(field::EVENTS, LengthHint::Small, |w| write_event(w, event));
     }
     w.varint(field::DROPPED_EVENTS, u64::from(span.events.dropped_count));
     for link in span.links.iter() {
-        w.message(field::LINKS, |w| write_link(w, link));
+        w.message(field::LINKS, LengthHint::Small, |w| write_link(w, link));
     }
     w.varint(field::DROPPED_LINKS, u64::from(span.links.dropped_count));
     w.message_of_len(field::STATUS, status_len(&span.status), |w| {
@@ -128,38 +93,14 @@ pub(super) fn write_span(w: &mut Writer<'_>, span: &SpanData) {
     w.fixed32(field::FLAGS, flags(context, span.parent_span_is_remote));
 }
 
-fn event_len(s: &mut Sizer<'_>, event: &Event) -> usize {
-    fixed64_len(event::TIME, s.unix_nanos(event.timestamp))
-        + bytes_len(event::NAME, event.name.len())
-        + attributes_len(s, event::ATTRIBUTES, &event.attributes)
-        + varint_len(
-            event::DROPPED_ATTRIBUTES,
-            u64::from(event.dropped_attributes_count),
-        )
-}
-
 fn write_event(w: &mut Writer<'_>, event: &Event) {
-    let time = w.unix_nanos();
-    w.fixed64(event::TIME, time);
+    w.fixed64(event::TIME, unix_nanos(event.timestamp));
     w.bytes(event::NAME, event.name.as_bytes());
     write_attributes(w, event::ATTRIBUTES, &event.attributes);
     w.varint(
         event::DROPPED_ATTRIBUTES,
         u64::from(event.dropped_attributes_count),
     );
-}
-
-fn link_len(s: &mut Sizer<'_>, link: &Link) -> usize {
-    let context = &link.span_context;
-    bytes_len(link::TRACE_ID, 16)
-        + bytes_len(link::SPAN_ID, 8)
-        + bytes_len(link::TRACE_STATE, trace_state_len(context.trace_state()))
-        + attributes_len(s, link::ATTRIBUTES, &link.attributes)
-        + varint_len(
-            link::DROPPED_ATTRIBUTES,
-            u64::from(link.dropped_attributes_count),
-        )
-        + fixed32_len(link::FLAGS, flags(context, context.is_remote()))
 }
 
 fn write_link(w: &mut Writer<'_>, link: &Link) {

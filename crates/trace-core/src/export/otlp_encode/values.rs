@@ -5,7 +5,7 @@
 use opentelemetry::{Array, Key, KeyValue, Value};
 
 use super::wire::{
-    Sizer, Tag, Writer, bytes_len, bytes_member_len, fixed64_member_len, varint_member_len,
+    LengthHint, Tag, Writer, bytes_len, bytes_member_len, fixed64_member_len, varint_member_len,
 };
 
 /// `KeyValue.key`.
@@ -25,19 +25,6 @@ const ARRAY_VALUE: Tag = 5;
 /// `ArrayValue.values`.
 const ARRAY_VALUES: Tag = 1;
 
-/// Length of the repeated `KeyValue` field `tag` holding `attributes`.
-pub(super) fn attributes_len<'k>(
-    s: &mut Sizer<'_>,
-    tag: Tag,
-    attributes: impl IntoIterator<Item = &'k KeyValue>,
-) -> usize {
-    let mut len = 0;
-    for kv in attributes {
-        len += key_value_len(s, tag, &kv.key, &kv.value);
-    }
-    len
-}
-
 /// Writes the repeated `KeyValue` field `tag` holding `attributes`.
 pub(super) fn write_attributes<'k>(
     w: &mut Writer<'_>,
@@ -49,17 +36,8 @@ pub(super) fn write_attributes<'k>(
     }
 }
 
-/// Length of the `KeyValue` field `tag` holding `key` and `value`.
-pub(super) fn key_value_len(s: &mut Sizer<'_>, tag: Tag, key: &Key, value: &Value) -> usize {
-    match scalar_len(value) {
-        Some(value_len) => bytes_member_len(tag, scalar_key_value_len(key, value_len)),
-        None => s.message(tag, |s| {
-            bytes_len(KEY, key.as_str().len()) + s.message(VALUE, |s| array_len(s, value))
-        }),
-    }
-}
-
 /// Writes the `KeyValue` field `tag` holding `key` and `value`.
+#[inline]
 pub(super) fn write_key_value(w: &mut Writer<'_>, tag: Tag, key: &Key, value: &Value) {
     match scalar_len(value) {
         Some(value_len) => {
@@ -68,9 +46,9 @@ pub(super) fn write_key_value(w: &mut Writer<'_>, tag: Tag, key: &Key, value: &V
                 w.message_of_len(VALUE, value_len, |w| write_scalar(w, value));
             });
         }
-        None => w.message(tag, |w| {
+        None => w.message(tag, LengthHint::Small, |w| {
             w.bytes(KEY, key.as_str().as_bytes());
-            w.message(VALUE, |w| write_array(w, value));
+            w.message(VALUE, LengthHint::Small, |w| write_array(w, value));
         }),
     }
 }
@@ -81,8 +59,8 @@ fn scalar_key_value_len(key: &Key, value_len: usize) -> usize {
 }
 
 /// Content length of the `AnyValue` holding `value` when it is a scalar (a string
-/// included): computed in both passes rather than recorded, as most attributes are
-/// scalars. `None` for an array.
+/// included), written before its content: most attributes are scalars. `None` for an
+/// array.
 fn scalar_len(value: &Value) -> Option<usize> {
     match value {
         Value::Bool(b) => Some(varint_member_len(BOOL_VALUE, u64::from(*b))),
@@ -97,6 +75,7 @@ fn scalar_len(value: &Value) -> Option<usize> {
 }
 
 /// Writes the content of the `AnyValue` holding the scalar `value`.
+#[inline]
 fn write_scalar(w: &mut Writer<'_>, value: &Value) {
     match value {
         Value::Bool(b) => w.varint_member(BOOL_VALUE, u64::from(*b)),
@@ -107,32 +86,10 @@ fn write_scalar(w: &mut Writer<'_>, value: &Value) {
     }
 }
 
-/// Content length of the `AnyValue` holding the array `value`. A kind of array a later
-/// opentelemetry adds is an empty `AnyValue`.
-fn array_len(s: &mut Sizer<'_>, value: &Value) -> usize {
-    match value {
-        Value::Array(Array::Bool(items)) => s.message(ARRAY_VALUE, |_| {
-            elements_len(items, |b| varint_member_len(BOOL_VALUE, u64::from(*b)))
-        }),
-        Value::Array(Array::I64(items)) => s.message(ARRAY_VALUE, |_| {
-            elements_len(items, |i| varint_member_len(INT_VALUE, *i as u64))
-        }),
-        Value::Array(Array::F64(items)) => s.message(ARRAY_VALUE, |_| {
-            elements_len(items, |_| fixed64_member_len(DOUBLE_VALUE))
-        }),
-        Value::Array(Array::String(items)) => s.message(ARRAY_VALUE, |_| {
-            elements_len(items, |string| {
-                bytes_member_len(STRING_VALUE, string.as_str().len())
-            })
-        }),
-        _ => 0,
-    }
-}
-
 /// Writes the content of the `AnyValue` holding the array `value`.
 fn write_array(w: &mut Writer<'_>, value: &Value) {
     match value {
-        Value::Array(Array::Bool(items)) => w.message(ARRAY_VALUE, |w| {
+        Value::Array(Array::Bool(items)) => w.message(ARRAY_VALUE, LengthHint::Small, |w| {
             write_elements(
                 w,
                 items,
@@ -140,7 +97,7 @@ fn write_array(w: &mut Writer<'_>, value: &Value) {
                 |w, b| w.varint_member(BOOL_VALUE, u64::from(*b)),
             )
         }),
-        Value::Array(Array::I64(items)) => w.message(ARRAY_VALUE, |w| {
+        Value::Array(Array::I64(items)) => w.message(ARRAY_VALUE, LengthHint::Small, |w| {
             write_elements(
                 w,
                 items,
@@ -148,7 +105,7 @@ fn write_array(w: &mut Writer<'_>, value: &Value) {
                 |w, i| w.varint_member(INT_VALUE, *i as u64),
             )
         }),
-        Value::Array(Array::F64(items)) => w.message(ARRAY_VALUE, |w| {
+        Value::Array(Array::F64(items)) => w.message(ARRAY_VALUE, LengthHint::Small, |w| {
             write_elements(
                 w,
                 items,
@@ -156,7 +113,7 @@ fn write_array(w: &mut Writer<'_>, value: &Value) {
                 |w, f| w.fixed64_member(DOUBLE_VALUE, f.to_bits()),
             )
         }),
-        Value::Array(Array::String(items)) => w.message(ARRAY_VALUE, |w| {
+        Value::Array(Array::String(items)) => w.message(ARRAY_VALUE, LengthHint::Small, |w| {
             write_elements(
                 w,
                 items,
@@ -166,15 +123,6 @@ fn write_array(w: &mut Writer<'_>, value: &Value) {
         }),
         _ => {}
     }
-}
-
-/// Content length of an `ArrayValue`: one `AnyValue` per item, each of the content
-/// length `item_len` gives.
-fn elements_len<T>(items: &[T], item_len: impl Fn(&T) -> usize) -> usize {
-    items
-        .iter()
-        .map(|item| bytes_member_len(ARRAY_VALUES, item_len(item)))
-        .sum()
 }
 
 /// Writes the content of an `ArrayValue`: one `AnyValue` per item, of the content length

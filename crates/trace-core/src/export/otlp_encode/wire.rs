@@ -1,8 +1,8 @@
-//! Protobuf wire primitives for the two passes: [`Sizer`] measures fields and records
-//! the length of nested messages in pre-order, [`Writer`] writes the same fields and
-//! takes those lengths back in the same order. Small messages whose length is a glance
-//! away (a scalar attribute, a status) are measured again by the writer instead.
-//! Timestamps, which are slow to turn into nanoseconds, are converted once too.
+//! Protobuf wire primitives: [`Writer`] writes fields in one pass. A nested message's
+//! length comes before its bytes: for small messages whose length is a glance away (a
+//! scalar attribute, a status) it is computed first ([`Writer::message_of_len`]); for the
+//! others it is written once their content is, into bytes set aside for it
+//! ([`Writer::message`]).
 //!
 //! Scalar fields follow proto3's implicit presence as prost does: a zero number or an
 //! empty string or byte string is not written. Members of a `oneof` are always
@@ -12,6 +12,13 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost::encoding::{WireType, encoded_len_varint, key_len};
+
+/// `time` as nanoseconds since the Unix epoch: 0 before the epoch, and wrapped past 2554,
+/// as opentelemetry-proto has it.
+pub(super) fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64)
+}
 
 /// A field number of the OTLP protobuf messages.
 pub(super) type Tag = u32;
@@ -28,20 +35,6 @@ pub(super) fn varint_len(tag: Tag, value: u64) -> usize {
 /// Length of a varint field written even when `value` is 0.
 pub(super) fn varint_member_len(tag: Tag, value: u64) -> usize {
     key_len(tag) + encoded_len_varint(value)
-}
-
-/// Length of a fixed32 field, or 0 when `value` is 0.
-pub(super) fn fixed32_len(tag: Tag, value: u32) -> usize {
-    if value == 0 { 0 } else { key_len(tag) + 4 }
-}
-
-/// Length of a fixed64 field, or 0 when `value` is 0.
-pub(super) fn fixed64_len(tag: Tag, value: u64) -> usize {
-    if value == 0 {
-        0
-    } else {
-        fixed64_member_len(tag)
-    }
 }
 
 /// Length of a fixed64 field written whatever its value.
@@ -63,91 +56,64 @@ pub(super) fn bytes_member_len(tag: Tag, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-/// What the size pass hands the write pass, in the order both use it.
-#[derive(Debug, Default)]
-pub(super) struct Records {
-    /// Nested messages' lengths, in pre-order.
-    lengths: Vec<usize>,
-    /// Timestamps as nanoseconds since the Unix epoch.
-    times: Vec<u64>,
+/// How many bytes [`Writer::message`] sets aside for a nested message's length before
+/// writing its content: the varint length most messages of a kind have. A message whose
+/// length needs another number of bytes has its content moved once it is written.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum LengthHint {
+    /// Under 128 bytes: an attribute, an event, a link, a scope.
+    Small = 1,
+    /// 128 bytes to 16 KiB: a span, a resource.
+    Medium = 2,
+    /// 16 KiB to 2 MiB: a batch's `ResourceSpans` and `ScopeSpans`.
+    Large = 3,
 }
 
-/// The size pass: measures messages and records nested messages' lengths.
-pub(super) struct Sizer<'a> {
-    records: &'a mut Records,
-}
-
-impl<'a> Sizer<'a> {
-    /// A sizer recording into `records`, which it empties first.
-    pub(super) fn new(records: &'a mut Records) -> Self {
-        records.lengths.clear();
-        records.times.clear();
-        Self { records }
-    }
-
-    /// `time` as nanoseconds since the Unix epoch, recorded for
-    /// [`Writer::unix_nanos`]; 0 before the epoch, and wrapped past 2554, as
-    /// opentelemetry-proto has it.
-    pub(super) fn unix_nanos(&mut self, time: SystemTime) -> u64 {
-        let nanos = time
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_nanos() as u64);
-        self.records.times.push(nanos);
-        nanos
-    }
-
-    /// Length of the message field `tag` whose content `content` measures; records the
-    /// content's length before those of the messages nested in it (pre-order), which is
-    /// the order [`Writer::message`] takes them back in.
-    pub(super) fn message(&mut self, tag: Tag, content: impl FnOnce(&mut Self) -> usize) -> usize {
-        let slot = self.records.lengths.len();
-        self.records.lengths.push(0);
-        let len = content(self);
-        if let Some(recorded) = self.records.lengths.get_mut(slot) {
-            *recorded = len;
-        }
-        bytes_member_len(tag, len)
-    }
-}
-
-/// The write pass: writes fields into the output, nested messages prefixed with the
-/// lengths the [`Sizer`] recorded.
+/// The writer: writes fields into the output in one pass; a nested message's length,
+/// which comes before its bytes, is written once the content is (see
+/// [`message`](Writer::message)).
 pub(super) struct Writer<'a> {
     buf: &'a mut Vec<u8>,
-    lengths: std::slice::Iter<'a, usize>,
-    times: std::slice::Iter<'a, u64>,
 }
 
 impl<'a> Writer<'a> {
-    /// A writer appending to `buf`, taking what the size pass recorded in order.
-    pub(super) fn new(buf: &'a mut Vec<u8>, records: &'a Records) -> Self {
-        Self {
-            buf,
-            lengths: records.lengths.iter(),
-            times: records.times.iter(),
+    /// A writer appending to `buf`.
+    pub(super) fn new(buf: &'a mut Vec<u8>) -> Self {
+        Self { buf }
+    }
+
+    /// Writes the message field `tag` with the content `content` writes. Its length is
+    /// written after the content, in the `hint` bytes set aside before it; when the
+    /// length needs more or fewer bytes (a varint, minimal as prost writes it), the
+    /// content moves to make room.
+    pub(super) fn message(&mut self, tag: Tag, hint: LengthHint, content: impl FnOnce(&mut Self)) {
+        self.key(tag, WireType::LengthDelimited);
+        let at = self.buf.len();
+        let reserved = hint as usize;
+        self.buf.resize(at + reserved, 0);
+        content(self);
+        let len = self.buf.len() - at - reserved;
+        let needed = encoded_len_varint(len as u64);
+        if needed > reserved {
+            let grow = needed - reserved;
+            self.buf.resize(self.buf.len() + grow, 0);
+            self.buf
+                .copy_within(at + reserved..at + reserved + len, at + needed);
+        } else if needed < reserved {
+            self.buf.copy_within(at + reserved.., at + needed);
+            self.buf.truncate(at + needed + len);
         }
-    }
-
-    /// Whether everything recorded was used: the passes walked the same messages.
-    pub(super) fn used_every_record(&self) -> bool {
-        self.lengths.len() == 0 && self.times.len() == 0
-    }
-
-    /// The next timestamp the sizer converted (in [`Sizer::unix_nanos`]).
-    pub(super) fn unix_nanos(&mut self) -> u64 {
-        self.times.next().copied().unwrap_or_default()
-    }
-
-    /// Writes the message field `tag` with the content `content` writes, whose length
-    /// the sizer recorded.
-    pub(super) fn message(&mut self, tag: Tag, content: impl FnOnce(&mut Self)) {
-        // The passes walk the same input in the same order, so a length is always there.
-        let len = self.lengths.next().copied().unwrap_or_default();
-        self.message_of_len(tag, len, content);
+        let mut value = len as u64;
+        for byte in &mut self.buf[at..at + needed] {
+            *byte = (value as u8 & 0x7f) | 0x80;
+            value >>= 7;
+        }
+        self.buf[at + needed - 1] &= 0x7f;
     }
 
     /// Writes the message field `tag` with the content `content` writes, `len` bytes
     /// long: for small messages whose length both passes compute instead of recording.
+    #[inline]
     pub(super) fn message_of_len(&mut self, tag: Tag, len: usize, content: impl FnOnce(&mut Self)) {
         self.key(tag, WireType::LengthDelimited);
         self.varint_value(len as u64);
@@ -185,6 +151,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a varint field unless `value` is 0.
+    #[inline]
     pub(super) fn varint(&mut self, tag: Tag, value: u64) {
         if value != 0 {
             self.varint_member(tag, value);
@@ -192,12 +159,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a varint field even when `value` is 0.
+    #[inline]
     pub(super) fn varint_member(&mut self, tag: Tag, value: u64) {
         self.key(tag, WireType::Varint);
         self.varint_value(value);
     }
 
     /// Writes a fixed32 field unless `value` is 0.
+    #[inline]
     pub(super) fn fixed32(&mut self, tag: Tag, value: u32) {
         if value != 0 {
             self.key(tag, WireType::ThirtyTwoBit);
@@ -206,6 +175,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a fixed64 field unless `value` is 0.
+    #[inline]
     pub(super) fn fixed64(&mut self, tag: Tag, value: u64) {
         if value != 0 {
             self.fixed64_member(tag, value);
@@ -213,12 +183,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a fixed64 field whatever its value.
+    #[inline]
     pub(super) fn fixed64_member(&mut self, tag: Tag, value: u64) {
         self.key(tag, WireType::SixtyFourBit);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
     /// Writes a string or bytes field unless `bytes` is empty.
+    #[inline]
     pub(super) fn bytes(&mut self, tag: Tag, bytes: &[u8]) {
         if !bytes.is_empty() {
             self.bytes_member(tag, bytes);
@@ -226,6 +198,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a string or bytes field even when `bytes` is empty.
+    #[inline]
     pub(super) fn bytes_member(&mut self, tag: Tag, bytes: &[u8]) {
         self.bytes_header(tag, bytes.len());
         self.buf.extend_from_slice(bytes);
@@ -233,6 +206,7 @@ impl<'a> Writer<'a> {
 
     /// Writes the key and length of a length-delimited field whose `len` bytes the
     /// caller then appends with [`raw`](Self::raw).
+    #[inline]
     pub(super) fn bytes_header(&mut self, tag: Tag, len: usize) {
         self.key(tag, WireType::LengthDelimited);
         self.varint_value(len as u64);
@@ -240,7 +214,48 @@ impl<'a> Writer<'a> {
 
     /// Appends bytes as they are (the content of a field opened by
     /// [`bytes_header`](Self::bytes_header)).
+    #[inline]
     pub(super) fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::{LengthHint, Writer};
+
+    /// A message of one bytes field 1 holding `content`, nested as field 2, as prost
+    /// encodes it.
+    fn prost_nested(content: &[u8]) -> Vec<u8> {
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Inner {
+            #[prost(bytes = "vec", tag = "1")]
+            content: Vec<u8>,
+        }
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Outer {
+            #[prost(message, optional, tag = "2")]
+            inner: Option<Inner>,
+        }
+        Outer {
+            inner: Some(Inner {
+                content: content.to_vec(),
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn a_length_that_needs_more_or_fewer_bytes_than_set_aside_moves_the_content() {
+        for len in [0, 1, 125, 126, 127, 128, 16_380, 16_381, 16_400, 2_097_200] {
+            let content: Vec<u8> = (0..len).map(|n| n as u8).collect();
+            for hint in [LengthHint::Small, LengthHint::Medium, LengthHint::Large] {
+                let mut buf = Vec::new();
+                Writer::new(&mut buf).message(2, hint, |w| w.bytes(1, &content));
+                assert_eq!(buf, prost_nested(&content), "{len} bytes, {hint:?}");
+            }
+        }
     }
 }
