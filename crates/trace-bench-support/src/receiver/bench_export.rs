@@ -1,6 +1,5 @@
 //! [`BenchExport`]: a benchmark's traced cases export as a service's would, to a receiver
-//! in a process of its own ([`CaseRuns`]), and [`Delivery`] says whether every span they
-//! ended arrived.
+//! in a process of its own, and [`CaseRuns`] checks that every span they ended arrived.
 
 use std::fmt;
 use std::process::Command;
@@ -85,11 +84,6 @@ impl BenchExport {
         &self.endpoint
     }
 
-    /// The receiver, for its counts and modes.
-    pub fn receiver(&self) -> &OtlpReceiver {
-        &self.receiver
-    }
-
     /// Spans the receiver has accepted so far.
     ///
     /// # Panics
@@ -121,29 +115,29 @@ impl BenchExport {
 
 /// What became of one case's sampled spans with export on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
+struct Delivery {
     /// The case's name.
-    pub case: String,
+    case: String,
     /// Spans the case's provider ended (the exporter's count).
-    pub ended: u64,
+    ended: u64,
     /// Spans the receiver accepted while the case ran.
-    pub received: u64,
+    received: u64,
     /// Spans dropped because the export queue was full.
-    pub dropped_queue_full: u64,
+    dropped_queue_full: u64,
     /// The shutdown error, which says what was lost and why.
-    pub error: Option<String>,
+    error: Option<String>,
 }
 
 impl Delivery {
     /// Spans ended but not received.
-    pub fn lost(&self) -> u64 {
+    fn lost(&self) -> u64 {
         self.ended.saturating_sub(self.received)
     }
 }
 
 /// A benchmark's traced case runs: each starts trace-core for its case, exporting to
 /// the receiver when export is on, and on finishing adds what became of its spans to
-/// its case's [`Delivery`] (one per case however often it ran).
+/// its case's line (one per case however often it ran).
 #[derive(Debug)]
 pub struct CaseRuns<'a> {
     export: Option<&'a BenchExport>,
@@ -208,11 +202,6 @@ impl<'a> CaseRuns<'a> {
             }
             None => self.deliveries.push(delivery),
         }
-    }
-
-    /// What became of each case's spans (empty with export off).
-    pub fn deliveries(&self) -> &[Delivery] {
-        &self.deliveries
     }
 
     /// With export on, prints a line per case and the verdict on the "0 spans lost"

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-pub use bench_export::{BenchExport, CaseRun, CaseRuns, Delivery, NO_EXPORT_ENV, RECEIVER_FLAG};
+pub use bench_export::{BenchExport, CaseRun, CaseRuns, NO_EXPORT_ENV, RECEIVER_FLAG};
 pub use client::OtlpReceiver;
 pub use state::{ReceiverMode, ReceiverStats};
 
