@@ -13,10 +13,12 @@ use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _, TracerProvi
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::json;
-use support::{OtlpSink, SinkFaults, SinkProtocol, closed_port, hanging_listener};
+use support::{
+    OtlpSink, SinkFaults, SinkProtocol, closed_port, hanging_listener, pipeline_provider,
+};
 use trace_core::Config;
 use trace_core::config::{BatchConfig, Compression, Protocol};
-use trace_core::export::{ExportStatus, OtlpBatchProcessor};
+use trace_core::export::OtlpBatchProcessor;
 
 /// What a test ended: the span's ids and its index attribute.
 struct Ended {
@@ -39,17 +41,6 @@ fn config(endpoint: String, protocol: Protocol, compression: Compression) -> Con
         },
         ..Default::default()
     }
-}
-
-/// A provider of the test's own with only the pipeline in it.
-fn provider(config: &Config) -> (SdkTracerProvider, ExportStatus) {
-    let processor = OtlpBatchProcessor::from_config(config).expect("valid config");
-    let status = processor.status();
-    let provider = SdkTracerProvider::builder()
-        .with_resource(trace_core::resource(config))
-        .with_span_processor(processor)
-        .build();
-    (provider, status)
 }
 
 /// Ends `count` spans with every attribute type; the `index` attribute tells them apart.
@@ -90,7 +81,7 @@ fn export_and_compare(sink_protocol: SinkProtocol, protocol: Protocol, compressi
         return;
     };
     let config = config(sink.endpoint(), protocol, compression);
-    let (provider, status) = provider(&config);
+    let (provider, status) = pipeline_provider(&config);
     const SPANS: usize = 350;
     let ended = end_spans(&provider, SPANS);
     provider.shutdown().expect("the receiver takes every span");
@@ -207,7 +198,7 @@ fn retried_then_delivered(
         return;
     };
     let config = config(sink.endpoint(), protocol, Compression::None);
-    let (provider, status) = provider(&config);
+    let (provider, status) = pipeline_provider(&config);
     let ended = end_spans(&provider, 40);
     let started = Instant::now();
     provider.force_flush().expect("delivered after the retries");
@@ -239,7 +230,7 @@ fn a_dead_collector_fails_every_span_and_shutdown_keeps_its_timeout() {
         Compression::None,
     );
     config.batch.max_export_batch_size = 512;
-    let (provider, status) = provider(&config);
+    let (provider, status) = pipeline_provider(&config);
     end_spans(&provider, 3_000);
     let started = Instant::now();
     let error = provider
@@ -281,7 +272,7 @@ fn a_full_queue_drops_and_counts_exactly() {
         export_timeout_ms: 60_000,
         max_concurrent_exports: 1,
     };
-    let (provider, status) = provider(&config);
+    let (provider, status) = pipeline_provider(&config);
     // The first batch goes out and hangs: the only export slot stays taken.
     end_spans(&provider, 100);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -322,7 +313,7 @@ fn a_flush_reports_what_was_lost_since_the_previous_flush() {
     );
     // One attempt per batch: no time is left for a retry.
     config.batch.export_timeout_ms = 300;
-    let (provider, _status) = provider(&config);
+    let (provider, _status) = pipeline_provider(&config);
     end_spans(&provider, 5);
     let error = provider.force_flush().expect_err("the collector is down");
     assert!(

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use support::{OtlpSink, SinkFaults, SinkProtocol};
+use support::{OtlpSink, SinkFaults, SinkProtocol, pipeline_provider};
 use trace_core::Config;
 use trace_core::config::{BatchConfig, Protocol};
-use trace_core::export::{ExportStatus, OtlpBatchProcessor};
+use trace_core::export::ExportStatus;
 
 /// The fault tests take turns: they measure latency on a shared machine.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -89,16 +89,6 @@ fn config(sink: &OtlpSink) -> Config {
         },
         ..Config::default()
     }
-}
-
-fn provider(config: &Config) -> (SdkTracerProvider, ExportStatus) {
-    let processor = OtlpBatchProcessor::from_config(config).expect("valid config");
-    let status = processor.status();
-    let provider = SdkTracerProvider::builder()
-        .with_resource(trace_core::resource(config))
-        .with_span_processor(processor)
-        .build();
-    (provider, status)
 }
 
 fn rss_kib() -> u64 {
@@ -327,7 +317,7 @@ fn a_collector_stopped_for_5_s_under_load() {
         return;
     };
     let config = config(&sink);
-    let (provider, status) = provider(&config);
+    let (provider, status) = pipeline_provider(&config);
     let (down_at, up_at) = (Duration::from_secs(2), Duration::from_secs(7));
     let mut phase = 0;
     let mut exported_at_restart = 0;
@@ -399,7 +389,7 @@ fn a_collector_that_takes_1_s_per_request() {
     // 2 requests of at most 512 spans per second: slower than the spans come; the queue
     // overflows after about 4 s.
     config.batch.max_concurrent_exports = 2;
-    let (provider, status) = provider(&config);
+    let (provider, status) = pipeline_provider(&config);
     let load = run_load(&provider, &status, |elapsed| {
         elapsed > Duration::from_secs(7)
     });
@@ -430,7 +420,7 @@ fn a_collector_answering_503_with_retry_after() {
         return;
     };
     let config = config(&sink);
-    let (provider, status) = provider(&config);
+    let (provider, status) = pipeline_provider(&config);
     let load = run_load(&provider, &status, |elapsed| {
         elapsed > Duration::from_secs(4)
     });

@@ -274,8 +274,34 @@ fn cause_from_message(error: &OTelSdkError, timeout: Duration) -> String {
     }
 }
 
-fn timed_out(timeout: Duration) -> String {
+/// `timed out after 500 ms`.
+pub(super) fn timed_out(timeout: Duration) -> String {
     format!("timed out after {} ms", timeout.as_millis())
+}
+
+/// `error` and its sources, looking inside `io::Error`s too: `io::Error::source` skips
+/// the error it wraps, and rustls's errors are wrapped so (in an `io::Error` that is
+/// itself wrapped in one).
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub(super) fn error_chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        chain.push(current);
+        let mut wrapped = current;
+        while let Some(inner) = wrapped
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            chain.push(inner);
+            wrapped = inner;
+        }
+        next = current.source();
+    }
+    chain
 }
 
 /// The last part of a `: `-joined error chain: the most specific cause.
@@ -432,22 +458,7 @@ fn http_failure_cause(
 ) -> String {
     use std::io::ErrorKind;
 
-    let mut chain = Vec::new();
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = next {
-        chain.push(current);
-        // `io::Error::source` skips the error it wraps, and rustls's errors are wrapped
-        // so (in an `io::Error` that is itself wrapped in one).
-        let mut wrapped = current;
-        while let Some(inner) = wrapped
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            chain.push(inner);
-            wrapped = inner;
-        }
-        next = current.source();
-    }
+    let chain = error_chain(error);
     for error in &chain {
         if let Some(tls) = error.downcast_ref::<rustls::Error>() {
             return format!("TLS handshake failed: {tls}");

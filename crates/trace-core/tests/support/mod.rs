@@ -437,3 +437,22 @@ pub(crate) fn hanging_listener() -> u16 {
     });
     port
 }
+
+/// A provider of the test's own with only trace-core's batch export pipeline in it, built
+/// from `config`, and the pipeline's status.
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub(crate) fn pipeline_provider(
+    config: &trace_core::Config,
+) -> (
+    opentelemetry_sdk::trace::SdkTracerProvider,
+    trace_core::export::ExportStatus,
+) {
+    let processor =
+        trace_core::export::OtlpBatchProcessor::from_config(config).expect("valid config");
+    let status = processor.status();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_resource(trace_core::resource(config))
+        .with_span_processor(processor)
+        .build();
+    (provider, status)
+}

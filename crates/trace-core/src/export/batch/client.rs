@@ -16,6 +16,7 @@ use rustls::pki_types::pem::PemObject as _;
 
 use super::report::{Failure, FailureKind};
 use super::retry::Attempt;
+use crate::export::otlp::{error_chain, timed_out};
 
 /// A pooled hyper client sending whole request bodies.
 pub(super) type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -101,11 +102,6 @@ fn tls_config(https: bool, certificate: Option<&[u8]>) -> Result<rustls::ClientC
         .with_no_client_auth())
 }
 
-/// `timed out after 500 ms`.
-pub(super) fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {} ms", timeout.as_millis())
-}
-
 /// What a request that got no answer met. TLS failures are not retried (a certificate
 /// does not fix itself); connection failures are, as the specification asks.
 pub(super) fn request_failure(
@@ -155,29 +151,6 @@ pub(super) fn request_failure(
         }
     });
     Attempt::Retryable(Failure::new(kind, cause), None)
-}
-
-/// `error` and its sources, looking inside `io::Error`s too (whose `source` skips the
-/// error they wrap, which is where rustls's errors are).
-fn error_chain<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Vec<&'a (dyn std::error::Error + 'static)> {
-    let mut chain = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        chain.push(current);
-        let mut wrapped = current;
-        while let Some(inner) = wrapped
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            let inner: &(dyn std::error::Error + 'static) = inner;
-            chain.push(inner);
-            wrapped = inner;
-        }
-        next = current.source();
-    }
-    chain
 }
 
 #[cfg(test)]

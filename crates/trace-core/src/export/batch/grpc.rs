@@ -19,6 +19,7 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use super::client::{self, HyperClient};
 use super::report::{Failure, FailureKind};
 use super::retry::Attempt;
+use crate::export::otlp;
 
 /// The method every OTLP trace export calls.
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -89,7 +90,7 @@ impl GrpcExport {
         match tokio::time::timeout(timeout, self.call(request, timeout)).await {
             Ok(attempt) => attempt,
             Err(_) => Attempt::Retryable(
-                Failure::new(FailureKind::NoAnswer, client::timed_out(timeout)),
+                Failure::new(FailureKind::NoAnswer, otlp::timed_out(timeout)),
                 None,
             ),
         }

@@ -14,6 +14,7 @@ use super::client::{self, HyperClient};
 use super::report::{Failure, FailureKind};
 use super::retry::{self, Attempt};
 use super::transport;
+use crate::export::otlp;
 
 /// The largest answer read: an `ExportTraceServiceResponse` with its message, or an
 /// error page. A longer one is not read (and its connection not reused).
@@ -67,7 +68,7 @@ impl HttpExport {
         match tokio::time::timeout(timeout, self.round_trip(request, timeout)).await {
             Ok(attempt) => attempt,
             Err(_) => Attempt::Retryable(
-                Failure::new(FailureKind::NoAnswer, client::timed_out(timeout)),
+                Failure::new(FailureKind::NoAnswer, otlp::timed_out(timeout)),
                 None,
             ),
         }
