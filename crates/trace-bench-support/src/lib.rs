@@ -2,7 +2,8 @@
 //! the cases they compare ([`BenchCase`]), the timed loop ([`ns_per_call`]), the machine
 //! line every summary starts with ([`print_machine`]), CPUs kept awake for I/O-bound
 //! benchmarks ([`CpusAwake`]), a span processor that counts and drops
-//! ([`CountAndDrop`]), CPU time per thread and memory from `/proc` ([`proc`]), and, with
+//! ([`CountAndDrop`]), CPU time per thread and memory from `/proc` ([`proc`]), allocation
+//! counts that cost the code measured almost nothing ([`alloc`]), and, with
 //! the `receiver` feature, an OTLP receiver that runs in a process of its own and the
 //! export set-up of benchmarks whose traced cases export to it ([`receiver`]).
 //!
@@ -19,6 +20,7 @@
 //!
 //! The workspace's `rust-version` (1.94), like every crate here.
 
+pub mod alloc;
 mod awake;
 mod bench;
 pub mod proc;

@@ -52,6 +52,16 @@ pub fn process_cpu(pid: Option<u32>) -> Duration {
     stat_cpu(&process_dir(pid)).unwrap_or_default()
 }
 
+/// CPU time the calling thread has used so far (its scheduler run time, in
+/// nanoseconds), or `None` where `/proc/thread-self/schedstat` cannot be read. The
+/// kernel brings the figure up to date when the thread is switched out or on a tick
+/// (milliseconds apart), so this yields first, which switches the thread out for an
+/// instant when another one waits to run.
+pub fn thread_cpu() -> Option<Duration> {
+    std::thread::yield_now();
+    scheduler_run_time("/proc/thread-self")
+}
+
 /// The kernel's id of the calling thread (from the `/proc/thread-self` link).
 pub fn current_thread_id() -> Option<u32> {
     let link = fs::read_link("/proc/thread-self").ok()?;

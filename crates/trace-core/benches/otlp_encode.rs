@@ -23,14 +23,13 @@
 //! same process: CPU time of this thread (Linux `/proc/thread-self/schedstat`, else
 //! wall time) over rounds of batches, the sides taking turns, as spans per CPU-second
 //! and the ratio trace-core / opentelemetry-otlp; allocations per batch
-//! (`stats_alloc`); body sizes. The export pipeline's target is 1,000,000 spans per
+//! (trace-bench-support's counting allocator); body sizes. The export pipeline's target is 1,000,000 spans per
 //! CPU-second for drain, encode and send together: encoding alone must be well above.
 //!
 //! `cargo bench -p trace-core --bench otlp_encode`; add `-- --quick` for a short run.
 //! Run as a test (`cargo test --benches`), every benchmark runs once and the numbers
 //! mean nothing.
 
-use std::alloc::System;
 use std::borrow::Cow;
 use std::fs::File;
 use std::hint::black_box;
@@ -49,11 +48,11 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use prost::Message as _;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use trace_bench_support::alloc::{CountingAllocator, Region};
 use trace_core::testing::OtlpTraceEncoder;
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Spans per batch: the SDK's default `max_export_batch_size`.
 const BATCH: usize = 512;
@@ -383,12 +382,12 @@ fn measure(setup: &mut Setup, budget: Budget, cpu: &ThreadCpu) -> [Figures; 6] {
     }
     for (side, figures) in Side::ALL.into_iter().zip(&mut figures) {
         let batch = setup.batch.clone();
-        let region = Region::new(GLOBAL);
+        let region = Region::new();
         let kept = black_box(setup.run(side, batch));
         let stats = region.change();
         drop(kept);
         figures.allocs = (stats.allocations + stats.reallocations) as u64;
-        figures.allocated_bytes = stats.bytes_allocated + stats.bytes_reallocated.max(0) as usize;
+        figures.allocated_bytes = stats.bytes_allocated;
     }
     figures
 }

@@ -40,7 +40,7 @@
 //! Criterion runs first (groups `disabled`, `unsampled`, `sampled_6_attrs`, functions
 //! `trace_core`, `raw_sdk`, `tracing_otel`); then a summary measured in the same process
 //! prints ns/span (best of many short timed loops, the sides of a row alternating),
-//! allocations per span (`stats_alloc`), each ratio against the alternative measured
+//! allocations per span (trace-bench-support's counting allocator), each ratio against the alternative measured
 //! alongside, and PASS/MISS per target. A miss is reported, never turned into a failing
 //! exit code.
 //!
@@ -50,7 +50,6 @@
 //! profiler (no summary then). Run as a test
 //! (`cargo test --benches`), every benchmark runs once and the numbers mean nothing.
 
-use std::alloc::System;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -64,14 +63,14 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{
     ParentBasedSampler, Sampler, SdkTracer, SdkTracerProvider, ShouldSample,
 };
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use trace_bench_support::alloc::{CountingAllocator, Region};
 use trace_bench_support::{CountAndDrop, ns_per_call};
 use trace_core::config::ExporterKind;
 use trace_core::{Config, ScopedTracer, SpanStart, TracingBuilder};
 use tracing::Dispatch;
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 static TRACER: ScopedTracer = ScopedTracer::new("bench", "0.1.0");
 
@@ -399,7 +398,7 @@ impl<F: FnMut(), A: FnMut(&mut dyn FnMut())> Side for Body<F, A> {
         let mut per_call = 0.0;
         let f = &mut self.f;
         (self.around)(&mut || {
-            let region = Region::new(GLOBAL);
+            let region = Region::new();
             for _ in 0..iters {
                 f();
             }

@@ -26,7 +26,7 @@
 //! fresh sqlx worker, placed anew by the scheduler) and runs the variants in a
 //! rotating order; a variant's figure is the median over rounds, its delta the median
 //! of its per-round differences to untraced. Allocations per query are counted the
-//! same way over the whole process (`stats_alloc`; sqlx's worker included, so the
+//! same way over the whole process (trace-bench-support's counting allocator; sqlx's worker included, so the
 //! instrumentation's share is the difference to untraced). Wall-clock µs/query are
 //! printed for context.
 //!
@@ -37,21 +37,21 @@
 //! control, sea-orm's mock connection, which answers at once on the calling thread:
 //! there the instrumentation's own work is all that differs.
 
-use std::alloc::System;
 use std::time::{Duration, Instant};
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DbBackend, MockDatabase, Schema, Set, Statement,
 };
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
 use trace_bench_support::BenchCase;
+use trace_bench_support::alloc::{CountingAllocator, Region};
+use trace_bench_support::proc::thread_cpu;
 use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_db::{DbInfo, DbSystem, TracedConnection};
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 #[allow(unreachable_pub)] // sea-orm's derives expect `pub` items
 mod account {
@@ -204,16 +204,6 @@ async fn one<C: ConnectionTrait>(db: &C, query: Query) {
     assert!(row.is_some());
 }
 
-/// CPU time this thread has used (Linux schedstat; `None` elsewhere). The kernel
-/// brings the figure up to date only when the thread is switched out or on a tick
-/// (milliseconds apart), so yield first: that switches it out for an instant.
-fn thread_cpu() -> Option<Duration> {
-    std::thread::yield_now();
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
-}
-
 /// How often this thread has gone to sleep (Linux; `None` elsewhere): each sleep and
 /// wake-up is kernel time on its CPU clock.
 fn thread_sleeps() -> Option<u64> {
@@ -305,7 +295,7 @@ fn main() {
                     db.run(&rt, variant, query, WARM_UP_QUERIES);
                     let sleeps_start = thread_sleeps();
                     let (start, cpu_start) = (Instant::now(), thread_cpu());
-                    let region = Region::new(GLOBAL);
+                    let region = Region::new();
                     db.run(&rt, variant, query, QUERIES_PER_ROUND);
                     let allocations = region.change().allocations;
                     let cpu = thread_cpu().zip(cpu_start).map(|(end, start)| end - start);

@@ -54,7 +54,6 @@
 //! the load test, and `HTTP_LOAD_ONLY=<stack name>` runs one stack's direct calls alone
 //! (for a profiler). A full run takes about two minutes.
 
-use std::alloc::System;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -79,10 +78,10 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor};
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::net::{TcpListener, TcpStream};
 use tower::layer::util::Identity;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use trace_bench_support::alloc::{CountingAllocator, Region};
 use trace_bench_support::receiver::BenchExport;
 use trace_core::carrier::HeaderExtractor;
 use trace_core::config::{ExporterKind, Protocol, SamplerKind};
@@ -92,7 +91,7 @@ use tracing::Dispatch;
 use tracing::instrument::WithSubscriber;
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const BODY: &[u8] = b"Hello, World!";
 
@@ -320,7 +319,7 @@ where
             one(&mut stack, request).await;
         }
         let prepared = prepare();
-        let region = Region::new(GLOBAL);
+        let region = Region::new();
         let started = Instant::now();
         for request in prepared {
             stack.ready().await.unwrap();

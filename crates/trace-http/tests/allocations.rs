@@ -2,15 +2,14 @@
 //! unsampled ones a few (their span context and what the sampler sees). One test, so
 //! no other test's thread allocates during a measurement.
 
-use std::alloc::System;
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Empty, Full};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tower::{Layer, Service, ServiceExt, service_fn};
+use trace_bench_support::alloc::{CountingAllocator, Region};
 use trace_core::config::ExporterKind;
 use trace_core::config::SamplerKind;
 use trace_core::testing::SpanCapture;
@@ -18,7 +17,7 @@ use trace_core::{Config, TracingBuilder};
 use trace_http::server::HttpServerLayer;
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const REQUESTS: usize = 200;
 
@@ -34,7 +33,7 @@ where
     B::Error: std::fmt::Debug,
 {
     let requests: Vec<_> = (0..REQUESTS).map(|_| request()).collect();
-    let region = Region::new(GLOBAL);
+    let region = Region::new();
     for request in requests {
         let response = service.ready().await.unwrap().call(request).await.unwrap();
         response.into_body().collect().await.unwrap();

@@ -12,18 +12,17 @@
 //! Criterion runs first (group `log_line`); then a summary measured in the same
 //! process prints ns/line (best of many short alternating loops), the delta (median of
 //! the paired per-round differences) and ratio against the format without ids, and
-//! extra allocations per line (`stats_alloc`), with PASS/MISS for the targets
+//! extra allocations per line (trace-bench-support's counting allocator), with PASS/MISS for the targets
 //! (delta <= 100 ns, no extra allocation). A miss is reported, never turned into a
 //! failing exit code.
 
-use std::alloc::System;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use opentelemetry::trace::SpanKind;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use trace_bench_support::BenchCase;
+use trace_bench_support::alloc::{CountingAllocator, Region};
 use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_core::{ScopedTracer, SpanStart};
 use trace_log::{JsonFormat, WithTraceIds};
@@ -34,7 +33,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::Registry;
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 static TRACER: ScopedTracer = ScopedTracer::new("bench", "0.1.0");
 
@@ -111,7 +110,7 @@ fn allocations_per_line(dispatch: &Dispatch) -> f64 {
         for _ in 0..100 {
             log_line();
         }
-        let region = Region::new(GLOBAL);
+        let region = Region::new();
         for _ in 0..LINES {
             log_line();
         }

@@ -11,7 +11,7 @@
 //! Criterion runs first, with no exporter: its loops run flat out and would only fill
 //! an export queue. Then a summary measured in the same process prints ns/step (best of
 //! timed loops of [`STEPS_PER_LOOP`] steps), the overhead over the bare future, and
-//! allocator calls per step (`stats_alloc`, the whole process's). For the summary the
+//! allocator calls per step (trace-bench-support's counting allocator, the whole process's). For the summary the
 //! cases export as a service's would: OTLP http/protobuf through `init`'s default
 //! pipeline to an OTLP receiver in a process of its own (trace-bench-support's), with a
 //! flush between loops, outside the timing, so that each loop's spans fit the export
@@ -21,7 +21,6 @@
 //! children follow the decision); a miss is reported, never turned into a failing exit
 //! code.
 
-use std::alloc::System;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -29,13 +28,13 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use criterion::Criterion;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use trace_bench_support::alloc::{CountingAllocator, Region};
 use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_bench_support::{BenchCase, ns_per_call};
 use trace_pipeline::{Event, Outcome, PipelineRun};
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 #[derive(Debug)]
 struct Never;
@@ -93,7 +92,7 @@ fn best_ns(loops: usize, f: &mut impl FnMut(), settle: &mut impl FnMut()) -> f64
 fn allocs_per_call(loops: u64, f: &mut impl FnMut(), settle: &mut impl FnMut()) -> f64 {
     let mut calls = 0;
     for _ in 0..loops {
-        let region = Region::new(GLOBAL);
+        let region = Region::new();
         for _ in 0..STEPS_PER_LOOP {
             f();
         }

@@ -12,7 +12,7 @@
 //! loops run flat out and would only fill an export queue. Then a summary measured in
 //! the same process prints ns/message (best of many short timed loops, alternating each
 //! case with the untraced pipeline), the ratio to untraced, and allocator calls per
-//! message with the part added by the instrumentation (`stats_alloc`, the whole
+//! message with the part added by the instrumentation (trace-bench-support's counting allocator, the whole
 //! process's). For the summary the cases export as a service's would: OTLP
 //! http/protobuf through `init`'s default pipeline to an OTLP receiver in a process of
 //! its own (trace-bench-support's), with a flush after each traced loop, outside the
@@ -20,17 +20,16 @@
 //! are compared at the end. `BENCH_NO_EXPORT=1` gives them no exporter. A missed target
 //! is reported, never turned into a failing exit code.
 
-use std::alloc::System;
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
 use tower_layer::Layer;
 use tower_service::Service;
 use trace_bench_support::BenchCase;
+use trace_bench_support::alloc::{CountingAllocator, Region};
 use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_pubsub::{
     ConsumeLayer, Delivery, InProcessBus, Message, Publisher, Settlement, Subscription,
@@ -38,7 +37,7 @@ use trace_pubsub::{
 };
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const TOPIC: &str = "orders";
 const PAYLOAD: &[u8] = br#"{"order":42,"items":3}"#;
@@ -131,7 +130,7 @@ fn allocs_per_round(
 ) -> f64 {
     let mut calls = 0;
     for _ in 0..budget.alloc_loops {
-        let region = Region::new(GLOBAL);
+        let region = Region::new();
         time_rounds(rt, pipeline, budget.rounds);
         let stats = region.change();
         calls += stats.allocations + stats.reallocations;

@@ -48,7 +48,7 @@
 //! figures: wall-clock µs per command, and CPU µs per command of the runtime thread
 //! (`/proc/thread-self/schedstat`; the client, fred's connection task and the
 //! instrumentation all run on it), which waiting on the server does not blur.
-//! Allocations per command are counted with `stats_alloc` over the whole process, one
+//! Allocations per command are counted with trace-bench-support's counting allocator over the whole process, one
 //! command at a time (fred's own allocations included, so the instrumentation's share
 //! is the difference to `untraced`).
 //!
@@ -58,13 +58,13 @@
 //! `valgrind --tool=callgrind`, the difference between two such runs of different
 //! lengths, divided by the difference in commands, is the instruction count per command.
 
-use std::alloc::System;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fred::prelude::*;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use trace_bench_support::BenchCase;
+use trace_bench_support::alloc::{CountingAllocator, Region};
+use trace_bench_support::proc::thread_cpu;
 use trace_bench_support::receiver::{BenchExport, CaseRuns};
 use trace_redis::RedisFutureExt;
 use tracing::Dispatch;
@@ -72,7 +72,7 @@ use tracing::subscriber::NoSubscriber;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const COMMANDS_PER_ROUND: usize = 2_000;
 const ROUNDS: usize = 31;
@@ -248,13 +248,6 @@ fn server_url() -> (String, Option<OwnServer>) {
     (format!("redis://127.0.0.1:{port}/"), Some(server))
 }
 
-/// CPU time this thread has used, from Linux's schedstat; `None` elsewhere.
-fn thread_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -363,7 +356,7 @@ fn compare(runtime: &tokio::runtime::Runtime, client: &Client, runs: &mut CaseRu
         let dispatch = variant.dispatch();
         let per_command = tracing::dispatcher::with_default(&dispatch, || {
             runtime.block_on(run(client, variant, Workload::OneAtATime, 500));
-            let region = Region::new(GLOBAL);
+            let region = Region::new();
             runtime.block_on(run(client, variant, Workload::OneAtATime, ALLOC_COMMANDS));
             region.change().allocations as f64 / ALLOC_COMMANDS as f64
         });
