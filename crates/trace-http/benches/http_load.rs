@@ -115,6 +115,8 @@ struct Measured {
     /// receiver accepted; shutdown errors that reported losses.
     spans_ended: u64,
     spans_received: u64,
+    /// The receiver's process CPU while the stack's slices ran and flushed.
+    receiver_cpu: Duration,
     export_errors: Vec<String>,
 }
 
@@ -129,6 +131,8 @@ struct Totals {
     /// Spans the stack's provider ended, and that the receiver got (export on).
     spans_ended: u64,
     spans_received: u64,
+    /// The receiver's process CPU from each slice's start to its provider's shutdown.
+    receiver_cpu: Duration,
     /// Shutdown errors that reported losses.
     export_errors: Vec<String>,
 }
@@ -546,6 +550,7 @@ impl Stack {
         totals: &mut Totals,
     ) {
         let received_before = export.map(BenchExport::received);
+        let receiver_cpu_before = export.map(BenchExport::receiver_cpu);
         let tracing = Tracing::start(self, export.map(BenchExport::endpoint));
         let hello = hello::<Incoming>;
         runtime.block_on(async {
@@ -580,6 +585,9 @@ impl Stack {
         if let (Some(export), Some(before)) = (export, received_before) {
             totals.spans_ended += delivered.ended;
             totals.spans_received += export.received() - before;
+            totals.receiver_cpu += export
+                .receiver_cpu()
+                .saturating_sub(receiver_cpu_before.unwrap_or_default());
             totals.export_errors.extend(delivered.error);
         }
     }
@@ -692,12 +700,18 @@ fn main() -> ExitCode {
                 allocations: median(allocations),
                 spans_ended: totals.spans_ended,
                 spans_received: totals.spans_received,
+                receiver_cpu: totals.receiver_cpu,
                 export_errors: totals.export_errors,
             }
         })
         .collect();
     report(&results, export.is_some());
     ExitCode::SUCCESS
+}
+
+/// The receiver's CPU per span it received while `result`'s stack ran.
+fn receiver_us_per_span(result: &Measured) -> f64 {
+    result.receiver_cpu.as_secs_f64() * 1e6 / result.spans_received.max(1) as f64
 }
 
 fn report(results: &[Measured], export: bool) {
@@ -753,19 +767,21 @@ fn report(results: &[Measured], export: bool) {
         println!();
         println!(
             "spans over the load test (ended: handed to the export pipeline, trace-core's count \
-             or one kept beside the SDK's batch processor; received: counted by the receiver):"
+             or one kept beside the SDK's batch processor; received: counted by the receiver; \
+             receiver cpu: its process's CPU per span received, on the same two cores):"
         );
         println!(
-            "{:<26} {:>10} {:>10} {:>8}",
-            "stack", "ended", "received", "lost"
+            "{:<26} {:>10} {:>10} {:>8} {:>17}",
+            "stack", "ended", "received", "lost", "receiver us/span"
         );
         for result in results.iter().filter(|r| r.spans_ended > 0) {
             println!(
-                "{:<26} {:>10} {:>10} {:>8}",
+                "{:<26} {:>10} {:>10} {:>8} {:>17.2}",
                 result.name,
                 result.spans_ended,
                 result.spans_received,
-                result.spans_ended as i64 - result.spans_received as i64
+                result.spans_ended as i64 - result.spans_received as i64,
+                receiver_us_per_span(result)
             );
             for error in &result.export_errors {
                 println!("  {error}");
@@ -825,6 +841,22 @@ fn report(results: &[Measured], export: bool) {
         check(ratio("ours 100%") >= 0.90),
         ratio("ours 100%")
     );
+    if export {
+        // The two cores run the server, the load generator and the receiver: when they
+        // are the limit, req/s goes as the inverse of the machine's CPU per request.
+        // At 100% every request ends one span.
+        let ours = find("ours 100%");
+        let receiver_us = receiver_us_per_span(ours);
+        println!(
+            "  info: CPU per request at 100%: this process {:.2} us (untraced {:.2}) + the \
+             receiver {receiver_us:.2} us; bound by CPU, that is {:.3}x untraced, and {:.3}x \
+             with the receiver's share elsewhere",
+            cpu_us(ours),
+            cpu_us(untraced),
+            cpu_us(untraced) / (cpu_us(ours) + receiver_us),
+            cpu_us(untraced) / cpu_us(ours)
+        );
+    }
     let extra_cpu = |name: &str| cpu_us(find(name)) - cpu_us(untraced);
     let cpu_share = extra_cpu("ours 100%") / extra_cpu("tower-http + tracing-otel");
     if export {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::process::Command;
+use std::time::Duration;
 
 use trace_core::TracingGuard;
 
@@ -82,6 +83,13 @@ impl BenchExport {
     /// The OTLP/HTTP base URL (`http://127.0.0.1:PORT`), for `otlp_endpoint`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// CPU time the receiver's process has used so far (user + system, in the kernel's
+    /// 10 ms ticks): what decoding the exports costs the machine the benchmark shares
+    /// with it.
+    pub fn receiver_cpu(&self) -> Duration {
+        crate::proc::process_cpu(Some(self.receiver.pid()))
     }
 
     /// Spans the receiver has accepted so far.
