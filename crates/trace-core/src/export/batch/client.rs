@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
+use hyper_rustls::builderstates::WantsProtocols1;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Builder, Client};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
@@ -34,14 +36,10 @@ pub(super) fn http1(
     certificate: Option<&[u8]>,
     connect_timeout: Duration,
 ) -> Result<HyperClient, String> {
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config(https, certificate)?)
-        .https_or_http()
+    let connector = connector_builder(https, certificate)?
         .enable_http1()
         .wrap_connector(http_connector(connect_timeout));
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .build(connector))
+    Ok(pool().build(connector))
 }
 
 /// A client for OTLP/gRPC: HTTP/2, with prior knowledge for `http://` endpoints.
@@ -51,15 +49,48 @@ pub(super) fn http2(
     certificate: Option<&[u8]>,
     connect_timeout: Duration,
 ) -> Result<HyperClient, String> {
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config(https, certificate)?)
-        .https_or_http()
+    let connector = connector_builder(https, certificate)?
         .enable_http2()
         .wrap_connector(http_connector(connect_timeout));
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .http2_only(true)
-        .build(connector))
+    Ok(pool().http2_only(true).build(connector))
+}
+
+/// The connector's builder up to its HTTP versions, which each client picks (a step
+/// whose type differs by version).
+fn connector_builder(
+    https: bool,
+    certificate: Option<&[u8]>,
+) -> Result<HttpsConnectorBuilder<WantsProtocols1>, String> {
+    Ok(HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(https, certificate)?)
+        .https_or_http())
+}
+
+/// The client's builder, its connections kept alive.
+fn pool() -> Builder {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder.pool_idle_timeout(IDLE_TIMEOUT);
+    builder
+}
+
+/// One attempt's request: a `POST` of `body` to `uri` with `headers`.
+pub(super) fn post(uri: &Uri, headers: &HeaderMap, body: Bytes) -> Request<Full<Bytes>> {
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri.clone();
+    *request.headers_mut() = headers.clone();
+    request
+}
+
+/// `attempt`'s outcome, or a retryable "no answer" once `timeout` passed.
+pub(super) async fn within(timeout: Duration, attempt: impl Future<Output = Attempt>) -> Attempt {
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(attempt) => attempt,
+        Err(_) => Attempt::Retryable(
+            Failure::new(FailureKind::NoAnswer, timed_out(timeout)),
+            None,
+        ),
+    }
 }
 
 fn http_connector(connect_timeout: Duration) -> HttpConnector {

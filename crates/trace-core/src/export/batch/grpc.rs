@@ -13,13 +13,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, TE, USER_AGENT};
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 
 use super::client::{self, HyperClient};
 use super::report::{Failure, FailureKind};
 use super::retry::Attempt;
-use crate::export::otlp;
 
 /// The method every OTLP trace export calls.
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -76,10 +75,7 @@ impl GrpcExport {
 
     /// One call, bounded by `timeout` (sent as `grpc-timeout` too).
     pub(super) async fn send(&self, body: Bytes, timeout: Duration) -> Attempt {
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
+        let mut request = client::post(&self.uri, &self.headers, body);
         // At most 8 digits, as gRPC allows.
         let millis = timeout.as_millis().clamp(1, 99_999_999);
         if let Ok(value) = HeaderValue::from_str(&format!("{millis}m")) {
@@ -87,13 +83,7 @@ impl GrpcExport {
                 .headers_mut()
                 .insert(HeaderName::from_static("grpc-timeout"), value);
         }
-        match tokio::time::timeout(timeout, self.call(request, timeout)).await {
-            Ok(attempt) => attempt,
-            Err(_) => Attempt::Retryable(
-                Failure::new(FailureKind::NoAnswer, otlp::timed_out(timeout)),
-                None,
-            ),
-        }
+        client::within(timeout, self.call(request, timeout)).await
     }
 
     async fn call(&self, request: Request<Full<Bytes>>, timeout: Duration) -> Attempt {

@@ -7,14 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 
 use super::client::{self, HyperClient};
 use super::report::{Failure, FailureKind};
 use super::retry::{self, Attempt};
 use super::transport;
-use crate::export::otlp;
 
 /// The largest answer read: an `ExportTraceServiceResponse` with its message, or an
 /// error page. A longer one is not read (and its connection not reused).
@@ -61,17 +60,8 @@ impl HttpExport {
 
     /// One attempt, bounded by `timeout` (the answer read included).
     pub(super) async fn send(&self, body: Bytes, timeout: Duration) -> Attempt {
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        match tokio::time::timeout(timeout, self.round_trip(request, timeout)).await {
-            Ok(attempt) => attempt,
-            Err(_) => Attempt::Retryable(
-                Failure::new(FailureKind::NoAnswer, otlp::timed_out(timeout)),
-                None,
-            ),
-        }
+        let request = client::post(&self.uri, &self.headers, body);
+        client::within(timeout, self.round_trip(request, timeout)).await
     }
 
     async fn round_trip(&self, request: Request<Full<Bytes>>, timeout: Duration) -> Attempt {
