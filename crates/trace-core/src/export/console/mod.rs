@@ -6,18 +6,16 @@ mod style;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use opentelemetry::Key;
 use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::waterfall::{
-    BufferCounters, Limits, PendingTraces, Released, TraceTree, ViewSpan, Worker, tick_for,
+    BufferCounters, BufferedExporter, Released, TraceSink, TraceTree, ViewSpan, lock,
 };
 pub(crate) use render::render_trace;
 pub use style::WaterfallStyle;
@@ -98,24 +96,17 @@ pub enum ConsoleTarget {
 /// provider.shutdown().expect("shutdown");
 /// ```
 pub struct ConsoleTreeExporter {
-    shared: Arc<Shared>,
-    worker: OnceLock<Option<Mutex<Worker>>>,
+    inner: BufferedExporter<ConsoleSink>,
 }
 
-/// What the exporter and its worker thread share.
-struct Shared {
+/// Where and how the console exporter writes.
+struct ConsoleSink {
     writer: Mutex<Box<dyn Write + Send>>,
     target_label: &'static str,
     style: WaterfallStyle,
     /// The style was set with `with_style`, so `with_target` keeps it.
     style_chosen: bool,
-    pending: Mutex<PendingTraces>,
-    service: Mutex<Option<Arc<str>>>,
     shown: Mutex<RecentTraces>,
-    counters: BufferCounters,
-    /// A write error of the worker thread, returned by the next export or flush.
-    worker_error: Mutex<Option<OTelSdkError>>,
-    is_shutdown: AtomicBool,
 }
 
 impl ConsoleTreeExporter {
@@ -138,97 +129,70 @@ impl ConsoleTreeExporter {
         target_label: &'static str,
         style: WaterfallStyle,
     ) -> Self {
+        let sink = ConsoleSink {
+            writer: Mutex::new(writer),
+            target_label,
+            style,
+            style_chosen: false,
+            shown: Mutex::new(RecentTraces::default()),
+        };
         Self {
-            shared: Arc::new(Shared {
-                writer: Mutex::new(writer),
-                target_label,
-                style,
-                style_chosen: false,
-                pending: Mutex::new(PendingTraces::new(Limits::default())),
-                service: Mutex::new(None),
-                shown: Mutex::new(RecentTraces::default()),
-                counters: BufferCounters::default(),
-                worker_error: Mutex::new(None),
-                is_shutdown: AtomicBool::new(false),
-            }),
-            worker: OnceLock::new(),
+            inner: BufferedExporter::new(sink, "trace-core-console"),
         }
-    }
-
-    /// Changes the settings; only before the first export, which is when the worker
-    /// thread starts sharing them (the builder methods take `self`, so that holds).
-    fn configure(mut self, change: impl FnOnce(&mut Shared)) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            change(shared);
-        }
-        self
     }
 
     /// Writes to standard output or standard error instead of the current target,
     /// styled for it unless [`with_style`](Self::with_style) chose a style.
     pub fn with_target(self, target: ConsoleTarget) -> Self {
-        self.configure(|shared| {
+        let inner = self.inner.configure(|sink, _| {
             let (writer, label): (Box<dyn Write + Send>, _) = match target {
                 ConsoleTarget::Stdout => (Box::new(std::io::stdout()), "stdout"),
                 ConsoleTarget::Stderr => (Box::new(std::io::stderr()), "stderr"),
             };
-            shared.writer = Mutex::new(writer);
-            shared.target_label = label;
-            if !shared.style_chosen {
-                shared.style = WaterfallStyle::for_target(target);
+            sink.writer = Mutex::new(writer);
+            sink.target_label = label;
+            if !sink.style_chosen {
+                sink.style = WaterfallStyle::for_target(target);
             }
-        })
+        });
+        Self { inner }
     }
 
     /// Draws with `style`: width, colour, verbose details.
     pub fn with_style(self, style: WaterfallStyle) -> Self {
-        self.configure(|shared| {
-            shared.style = style;
-            shared.style_chosen = true;
-        })
+        let inner = self.inner.configure(|sink, _| {
+            sink.style = style;
+            sink.style_chosen = true;
+        });
+        Self { inner }
     }
 
     /// How long a trace must have received no span before it prints (default 200 ms):
     /// long enough for a consumer or a called server to end after the request that
     /// caused it. Zero prints a trace as soon as its local roots have ended.
     pub fn with_quiet_period(self, quiet: Duration) -> Self {
-        self.configure(|shared| {
-            let limits = shared.pending_mut().limits();
-            *shared.pending_mut() = PendingTraces::new(Limits {
-                quiet_period: quiet,
-                ..limits
-            });
-        })
+        let inner = (self.inner).configure(|_, limits| limits.quiet_period = quiet);
+        Self { inner }
     }
 
     /// Caps the spans waiting for their trace to finish (default 10 000). Past it the
     /// oldest trace prints early, as it is; `0` prints every span at once.
     pub fn with_max_buffered_spans(self, max: usize) -> Self {
-        self.configure(|shared| {
-            let limits = shared.pending_mut().limits();
-            *shared.pending_mut() = PendingTraces::new(Limits {
-                max_spans: max,
-                ..limits
-            });
-        })
+        let inner = (self.inner).configure(|_, limits| limits.max_spans = max);
+        Self { inner }
     }
 
     /// Caps the traces waiting to finish (default 1 000). Past it the oldest trace
     /// prints early, as it is.
     pub fn with_max_buffered_traces(self, max: usize) -> Self {
-        self.configure(|shared| {
-            let limits = shared.pending_mut().limits();
-            *shared.pending_mut() = PendingTraces::new(Limits {
-                max_traces: max,
-                ..limits
-            });
-        })
+        let inner = (self.inner).configure(|_, limits| limits.max_traces = max);
+        Self { inner }
     }
 
     /// How often the limits were reached; the handle stays readable after the exporter
     /// moved into a provider.
     pub fn counters(&self) -> BufferCounters {
-        self.shared.counters.clone()
+        self.inner.counters()
     }
 
     /// Renders `spans` as waterfalls, one per trace id, as the exporter prints them
@@ -251,59 +215,16 @@ impl ConsoleTreeExporter {
         }
         out
     }
-
-    fn start_worker(&self) -> bool {
-        let worker = self.worker.get_or_init(|| {
-            let shared = Arc::clone(&self.shared);
-            let every = tick_for(shared.lock_pending().limits().quiet_period);
-            let tick = move |last: bool| {
-                let released = if last {
-                    shared.lock_pending().take_all()
-                } else {
-                    shared.lock_pending().take_ready(Instant::now())
-                };
-                if let Err(error) = shared.show(released) {
-                    *lock(&shared.worker_error) = Some(error);
-                }
-            };
-            Worker::start("trace-core-console", every, tick).map(Mutex::new)
-        });
-        worker.is_some()
-    }
-
-    fn stop_worker(&self) {
-        if let Some(Some(worker)) = self.worker.get() {
-            lock(worker).stop();
-        }
-    }
-
-    fn flush_all(&self) -> OTelSdkResult {
-        let released = self.shared.lock_pending().take_all();
-        let result = self.shared.show(released);
-        self.shared.take_worker_error().map_or(result, Err)
-    }
 }
 
-impl Shared {
-    fn pending_mut(&mut self) -> &mut PendingTraces {
-        self.pending
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn lock_pending(&self) -> MutexGuard<'_, PendingTraces> {
-        lock(&self.pending)
-    }
-
-    fn take_worker_error(&self) -> Option<OTelSdkError> {
-        lock(&self.worker_error).take()
-    }
-
+impl TraceSink for ConsoleSink {
     /// Renders and writes released traces, each with one `write_all`.
-    fn show(&self, released: Vec<Released>) -> OTelSdkResult {
-        if released.is_empty() {
-            return Ok(());
-        }
+    fn show(
+        &self,
+        released: Vec<Released>,
+        _service: Option<&Arc<str>>,
+        counters: &BufferCounters,
+    ) -> OTelSdkResult {
         let texts: Vec<String> = {
             let mut shown = lock(&self.shown);
             (released.iter())
@@ -318,7 +239,7 @@ impl Shared {
                         (false, false) => None,
                     };
                     if trace.early {
-                        self.counters.count_shown_early("console");
+                        counters.count_shown_early("console");
                     }
                     let mut text = String::new();
                     for tree in TraceTree::stitch_all(&trace.spans) {
@@ -340,21 +261,15 @@ impl Shared {
         }
         result
     }
+}
 
+impl ConsoleSink {
     fn io_error(&self, action: &str, err: &std::io::Error) -> OTelSdkError {
         OTelSdkError::InternalFailure(format!(
             "console exporter: failed to {action} {}: {err}",
             self.target_label
         ))
     }
-}
-
-/// Locks `mutex`; a poisoned lock only means another thread panicked mid-export, and
-/// the data is still whole, so keep going.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The most recently printed trace ids, bounded.
@@ -389,47 +304,29 @@ impl Default for ConsoleTreeExporter {
 
 impl fmt::Debug for ConsoleTreeExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sink = self.inner.sink();
         f.debug_struct("ConsoleTreeExporter")
-            .field("target", &self.shared.target_label)
-            .field("style", &self.shared.style)
-            .field("limits", &self.shared.lock_pending().limits())
+            .field("target", &sink.target_label)
+            .field("style", &sink.style)
+            .field("limits", &self.inner.limits())
             .finish_non_exhaustive()
     }
 }
 
 impl SpanExporter for ConsoleTreeExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if self.shared.is_shutdown.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let has_worker = self.start_worker();
-        let service = lock(&self.shared.service).clone();
-        let released = self.shared.lock_pending().push_batch(
-            batch,
-            service.as_ref(),
-            Instant::now(),
-            has_worker,
-        );
-        let result = self.shared.show(released);
-        self.shared.take_worker_error().map_or(result, Err)
+        self.inner.export(batch)
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        if self.shared.is_shutdown.swap(true, Ordering::AcqRel) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        self.stop_worker();
-        self.flush_all()
+        self.inner.shutdown()
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.flush_all()
+        self.inner.force_flush()
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        let service = resource
-            .get(&Key::from_static_str("service.name"))
-            .map(|value| Arc::from(value.as_str().as_ref()));
-        *lock(&self.shared.service) = service;
+        self.inner.set_resource(resource);
     }
 }

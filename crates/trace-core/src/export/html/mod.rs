@@ -7,17 +7,15 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use opentelemetry::Key;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::waterfall::{
-    BufferCounters, Limits, PendingTraces, Released, TraceTree, ViewSpan, Worker, tick_for,
+    BufferCounters, BufferedExporter, Released, TraceSink, TraceTree, ViewSpan, lock,
 };
 pub(crate) use page::render_page;
 
@@ -67,20 +65,13 @@ const MAX_PAGE_BYTES: usize = 32 << 20;
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub struct HtmlExporter {
-    shared: Arc<Shared>,
-    worker: OnceLock<Option<Mutex<Worker>>>,
+    inner: BufferedExporter<HtmlPage>,
 }
 
-/// What the exporter and its worker thread share.
-struct Shared {
+/// The page's file and the traces on it.
+struct HtmlPage {
     path: PathBuf,
-    pending: Mutex<PendingTraces>,
-    page: Mutex<PageTraces>,
-    service: Mutex<Option<Arc<str>>>,
-    counters: BufferCounters,
-    /// A write error of the worker thread, returned by the next export or flush.
-    worker_error: Mutex<Option<OTelSdkError>>,
-    is_shutdown: AtomicBool,
+    traces: Mutex<PageTraces>,
 }
 
 impl HtmlExporter {
@@ -91,119 +82,77 @@ impl HtmlExporter {
     ///
     /// The I/O error, with a message naming `path`, when the page cannot be written.
     pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
-        let exporter = Self {
-            shared: Arc::new(Shared {
-                path: path.as_ref().to_path_buf(),
-                pending: Mutex::new(PendingTraces::new(Limits::default())),
-                page: Mutex::new(PageTraces::new(DEFAULT_MAX_PAGE_TRACES)),
-                service: Mutex::new(None),
-                counters: BufferCounters::default(),
-                worker_error: Mutex::new(None),
-                is_shutdown: AtomicBool::new(false),
-            }),
-            worker: OnceLock::new(),
+        let page = HtmlPage {
+            path: path.as_ref().to_path_buf(),
+            traces: Mutex::new(PageTraces::new(DEFAULT_MAX_PAGE_TRACES)),
         };
-        exporter.shared.write_page()?;
-        Ok(exporter)
-    }
-
-    /// Changes the settings; only before the first export, which is when the worker
-    /// thread starts sharing them (the builder methods take `self`, so that holds).
-    fn configure(mut self, change: impl FnOnce(&mut Shared)) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            change(shared);
-        }
-        self
+        page.write(None, 0)?;
+        Ok(Self {
+            inner: BufferedExporter::new(page, "trace-core-html"),
+        })
     }
 
     /// How long a trace must have received no span before it goes on the page
     /// (default 200 ms); zero adds it as soon as its local roots have ended.
     pub fn with_quiet_period(self, quiet: Duration) -> Self {
-        self.configure(|shared| {
-            let pending = shared.pending.get_mut().unwrap_or_else(|e| e.into_inner());
-            *pending = PendingTraces::new(Limits {
-                quiet_period: quiet,
-                ..pending.limits()
-            });
-        })
+        let inner = (self.inner).configure(|_, limits| limits.quiet_period = quiet);
+        Self { inner }
     }
 
     /// How many traces the page keeps (default 100, at least 1); older ones are taken
     /// off and counted.
     pub fn with_max_traces(self, max: usize) -> Self {
-        self.configure(|shared| {
-            let page = shared.page.get_mut().unwrap_or_else(|e| e.into_inner());
-            *page = PageTraces::new(max.max(1));
-        })
+        let inner = self.inner.configure(|page, _| {
+            page.traces = Mutex::new(PageTraces::new(max.max(1)));
+        });
+        Self { inner }
     }
 
     /// The page's path.
     pub fn path(&self) -> &Path {
-        &self.shared.path
+        &self.inner.sink().path
     }
 
     /// How often the limits were reached; the handle stays readable after the exporter
     /// moved into a provider.
     pub fn counters(&self) -> BufferCounters {
-        self.shared.counters.clone()
-    }
-
-    fn start_worker(&self) -> bool {
-        let worker = self.worker.get_or_init(|| {
-            let shared = Arc::clone(&self.shared);
-            let every = tick_for(lock(&shared.pending).limits().quiet_period);
-            let tick = move |last: bool| {
-                let released = if last {
-                    lock(&shared.pending).take_all()
-                } else {
-                    lock(&shared.pending).take_ready(Instant::now())
-                };
-                if let Err(error) = shared.add(released) {
-                    *lock(&shared.worker_error) = Some(error);
-                }
-            };
-            Worker::start("trace-core-html", every, tick).map(Mutex::new)
-        });
-        worker.is_some()
-    }
-
-    fn flush_all(&self) -> OTelSdkResult {
-        let released = lock(&self.shared.pending).take_all();
-        let result = self.shared.add(released);
-        let worker_error = lock(&self.shared.worker_error).take();
-        worker_error.map_or(result, Err)
+        self.inner.counters()
     }
 }
 
-impl Shared {
+impl TraceSink for HtmlPage {
     /// Puts released traces on the page and rewrites it.
-    fn add(&self, released: Vec<Released>) -> OTelSdkResult {
-        if released.is_empty() {
-            return Ok(());
-        }
+    fn show(
+        &self,
+        released: Vec<Released>,
+        service: Option<&Arc<str>>,
+        counters: &BufferCounters,
+    ) -> OTelSdkResult {
         {
-            let mut page = lock(&self.page);
+            let mut traces = lock(&self.traces);
             for trace in released {
                 if trace.early {
-                    self.counters.count_shown_early("html");
+                    counters.count_shown_early("html");
                 }
-                page.add(trace.spans, &self.counters);
+                traces.add(trace.spans, counters);
             }
         }
-        self.write_page()
+        self.write(service, counters.traces_evicted())
             .map_err(|error| OTelSdkError::InternalFailure(format!("HTML exporter: {error}")))
     }
+}
 
+impl HtmlPage {
     /// Renders the page and replaces the file with it.
-    fn write_page(&self) -> io::Result<()> {
-        let title = match lock(&self.service).as_deref() {
+    fn write(&self, service: Option<&Arc<str>>, evicted: u64) -> io::Result<()> {
+        let title = match service {
             Some(service) => format!("Traces · {service}"),
             None => "Traces".to_owned(),
         };
         // Holding the page lock while writing keeps two writers from sharing the
         // temporary file.
-        let page = lock(&self.page);
-        let text = page.render(&title, self.counters.traces_evicted());
+        let traces = lock(&self.traces);
+        let text = traces.render(&title, evicted);
         let name = (self.path.file_name())
             .map_or_else(|| "traces.html".into(), |name| name.to_string_lossy());
         let temporary = self.path.with_file_name(format!(".{name}.tmp"));
@@ -219,14 +168,6 @@ impl Shared {
         fs::write(&temporary, text).map_err(failed)?;
         fs::rename(&temporary, &self.path).map_err(failed)
     }
-}
-
-/// Locks `mutex`; a poisoned lock only means another thread panicked mid-export, and
-/// the data is still whole, so keep going.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The traces on the page, oldest first, within its limits.
@@ -287,48 +228,26 @@ impl PageTraces {
 impl fmt::Debug for HtmlExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HtmlExporter")
-            .field("path", &self.shared.path)
-            .field("limits", &lock(&self.shared.pending).limits())
+            .field("path", &self.inner.sink().path)
+            .field("limits", &self.inner.limits())
             .finish_non_exhaustive()
     }
 }
 
 impl SpanExporter for HtmlExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if self.shared.is_shutdown.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let has_worker = self.start_worker();
-        let service = lock(&self.shared.service).clone();
-        let released = lock(&self.shared.pending).push_batch(
-            batch,
-            service.as_ref(),
-            Instant::now(),
-            has_worker,
-        );
-        let result = self.shared.add(released);
-        let worker_error = lock(&self.shared.worker_error).take();
-        worker_error.map_or(result, Err)
+        self.inner.export(batch)
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        if self.shared.is_shutdown.swap(true, Ordering::AcqRel) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        if let Some(Some(worker)) = self.worker.get() {
-            lock(worker).stop();
-        }
-        self.flush_all()
+        self.inner.shutdown()
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.flush_all()
+        self.inner.force_flush()
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        let service = resource
-            .get(&Key::from_static_str("service.name"))
-            .map(|value| Arc::from(value.as_str().as_ref()));
-        *lock(&self.shared.service) = service;
+        self.inner.set_resource(resource);
     }
 }

@@ -1,10 +1,12 @@
 //! What the console waterfall and the HTML page share: one span record ([`ViewSpan`]),
 //! one way of stitching a trace's spans into a tree ([`TraceTree`]), one buffer that
-//! holds spans until their trace is complete ([`PendingTraces`]), and the thread that
-//! releases quiet traces ([`Worker`]), fed by [`ImmediateProcessor`]. The two
-//! renderers draw the same rows.
+//! holds spans until their trace is complete ([`PendingTraces`]), the thread that
+//! releases quiet traces ([`Worker`]), fed by [`ImmediateProcessor`], and the exporter
+//! around them ([`BufferedExporter`]), which shows traces through each one's
+//! [`TraceSink`]. The two renderers draw the same rows.
 
 mod buffer;
+mod exporter;
 mod otlp_json;
 mod processor;
 mod span;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use buffer::{Limits, PendingTraces, Released};
+pub(crate) use exporter::{BufferedExporter, TraceSink, lock};
 pub use otlp_json::OtlpJsonTraces;
 pub(crate) use processor::ImmediateProcessor;
 #[cfg(all(test, feature = "html"))]
