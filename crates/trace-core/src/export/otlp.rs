@@ -279,6 +279,22 @@ pub(super) fn timed_out(timeout: Duration) -> String {
     format!("timed out after {} ms", timeout.as_millis())
 }
 
+/// What a connection's I/O error says about the collector, for the kinds that name a
+/// cause (refused, timed out, closed by the other end); `None` for the others.
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub(super) fn io_cause(io: &std::io::Error, timeout: Duration) -> Option<String> {
+    use std::io::ErrorKind;
+
+    Some(match io.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        ErrorKind::TimedOut => timed_out(timeout),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+            "the connection was closed by the other end".to_owned()
+        }
+        _ => return None,
+    })
+}
+
 /// `error` and its sources, looking inside `io::Error`s too: `io::Error::source` skips
 /// the error it wraps, and rustls's errors are wrapped so (in an `io::Error` that is
 /// itself wrapped in one).
@@ -456,8 +472,6 @@ fn http_failure_cause(
     error: &(dyn std::error::Error + Send + Sync + 'static),
     timeout: Duration,
 ) -> String {
-    use std::io::ErrorKind;
-
     let chain = error_chain(error);
     for error in &chain {
         if let Some(tls) = error.downcast_ref::<rustls::Error>() {
@@ -471,15 +485,11 @@ fn http_failure_cause(
         {
             return timed_out(timeout);
         }
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                ErrorKind::ConnectionRefused => return "connection refused".to_owned(),
-                ErrorKind::TimedOut => return timed_out(timeout),
-                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
-                    return "the connection was closed by the other end".to_owned();
-                }
-                _ => {}
-            }
+        if let Some(cause) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io_cause(io, timeout))
+        {
+            return cause;
         }
     }
     let mut parts: Vec<String> = chain.iter().map(ToString::to_string).collect();

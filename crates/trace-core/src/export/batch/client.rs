@@ -18,7 +18,7 @@ use rustls::pki_types::pem::PemObject as _;
 
 use super::report::{Failure, FailureKind};
 use super::retry::Attempt;
-use crate::export::otlp::{error_chain, timed_out};
+use crate::export::otlp::{error_chain, io_cause, timed_out};
 
 /// A pooled hyper client sending whole request bodies.
 pub(super) type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -139,8 +139,6 @@ pub(super) fn request_failure(
     error: &hyper_util::client::legacy::Error,
     timeout: Duration,
 ) -> Attempt {
-    use std::io::ErrorKind;
-
     let chain = error_chain(error);
     if let Some(tls) = chain.iter().find_map(|e| e.downcast_ref::<rustls::Error>()) {
         let failure = Failure::new(
@@ -154,17 +152,9 @@ pub(super) fn request_failure(
     } else {
         FailureKind::NoAnswer
     };
-    let io_cause = chain.iter().find_map(|e| {
-        let io = e.downcast_ref::<std::io::Error>()?;
-        Some(match io.kind() {
-            ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-            ErrorKind::TimedOut => timed_out(timeout),
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
-                "the connection was closed by the other end".to_owned()
-            }
-            _ => return None,
-        })
-    });
+    let io_cause = chain
+        .iter()
+        .find_map(|e| io_cause(e.downcast_ref::<std::io::Error>()?, timeout));
     let innermost = chain
         .last()
         .map(ToString::to_string)
