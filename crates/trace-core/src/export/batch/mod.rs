@@ -87,7 +87,9 @@ const STOP_GRACE: Duration = Duration::from_millis(50);
 /// RESOURCE_EXHAUSTED with a RetryInfo), and connections that fail are retried after
 /// the collector's `Retry-After` or RetryInfo, else after 1 s doubling up to 5 s with
 /// jitter (sooner when another export got through), for at most
-/// `batch.export_timeout_ms` per batch; each request is bounded by `timeout_ms`. Other statuses, TLS failures and spans the collector rejects (partial
+/// `batch.export_timeout_ms` per batch; each request is bounded by `timeout_ms`. Once
+/// shutdown has begun, a wait that would end after its deadline is given up at once, so
+/// the batches not tried yet get their attempt. Other statuses, TLS failures and spans the collector rejects (partial
 /// success) fail at once.
 ///
 /// **Losses are reported**: [`status`](Self::status) reads the counts at any time;

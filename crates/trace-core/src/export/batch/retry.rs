@@ -44,7 +44,9 @@ pub(super) struct Rejected {
 /// its attempt may take: `attempt_timeout`, or less when a deadline is nearer. A backoff
 /// (not a wait the collector asked for) ends early when `delivered` is notified: another
 /// export got through, so the collector is back. Each failure that is retried is kept in
-/// `retried`, to name if shutdown abandons the export.
+/// `retried`, to name if shutdown abandons the export. Once shutdown has begun, a wait
+/// that would end after its deadline gives up at once (with the failure it retried),
+/// freeing the export's slot for a batch not tried yet.
 pub(super) async fn send_with_retries<F, Fut>(
     mut send: F,
     attempt_timeout: Duration,
@@ -74,11 +76,54 @@ where
         }
         *retried
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
-        if hint.is_some() {
-            tokio::time::sleep(wait).await;
-        } else {
-            let _ = tokio::time::timeout(wait, delivered.notified()).await;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure.clone());
+        // A wait the collector asked for is waited out; a backoff of ours ends early
+        // when another export got through.
+        let delivered = hint.is_none().then_some(delivered);
+        if let Waited::ShutdownFirst = wait_out(wait, delivered, &shutdown).await {
+            return Err(failure);
+        }
+    }
+}
+
+/// How [`wait_out`] ended.
+enum Waited {
+    /// The wait is over, or cut short by an export that got through.
+    Done,
+    /// Shutdown began, and its deadline comes before the wait would end.
+    ShutdownFirst,
+}
+
+/// How often a wait checks whether shutdown began: shutdown then gives up the retry
+/// instead of waiting past its deadline, and the slot goes to a batch not tried yet.
+const SHUTDOWN_CHECK: Duration = Duration::from_millis(50);
+
+/// Waits `wait`, or until `delivered` (when given) is notified, or until shutdown began
+/// with a deadline the wait would outlast.
+async fn wait_out(
+    wait: Duration,
+    delivered: Option<&Notify>,
+    shutdown: &impl Fn() -> Option<Instant>,
+) -> Waited {
+    let until = Instant::now() + wait;
+    // One registration for the whole wait, so no notification falls between slices.
+    let mut notified = std::pin::pin!(delivered.map(Notify::notified));
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return Waited::Done;
+        }
+        if shutdown().is_some_and(|deadline| until >= deadline) {
+            return Waited::ShutdownFirst;
+        }
+        let slice = (until - now).min(SHUTDOWN_CHECK);
+        match notified.as_mut().as_pin_mut() {
+            Some(notified) => {
+                if tokio::time::timeout(slice, notified).await.is_ok() {
+                    return Waited::Done;
+                }
+            }
+            None => tokio::time::sleep(slice).await,
         }
     }
 }
@@ -178,6 +223,42 @@ mod tests {
         // Attempts at 0, 100 and 200 ms; a fourth at 300 ms would be past the deadline.
         assert_eq!(outcome.unwrap_err().cause(), "attempt 3");
         assert_eq!(attempts, 3);
+    }
+
+    #[tokio::test]
+    async fn shutdown_gives_up_a_backoff_that_would_outlast_its_deadline() {
+        use super::super::report::FailureKind;
+
+        let started = Instant::now();
+        let shutdown_at = started + Duration::from_millis(100);
+        let mut attempts = 0;
+        let outcome = send_with_retries(
+            |_| {
+                attempts += 1;
+                async {
+                    let refused = Failure::new(FailureKind::Unreachable, "connection refused");
+                    Attempt::Retryable(refused, None)
+                }
+            },
+            Duration::from_secs(1),
+            started + Duration::from_secs(30),
+            // Shutdown begins 100 ms in, with a deadline 1 s after that: shorter than
+            // the backoff's 2 s or more after the second attempt.
+            || (Instant::now() >= shutdown_at).then(|| shutdown_at + Duration::from_secs(1)),
+            &Notify::new(),
+            &Mutex::default(),
+        )
+        .await;
+        assert_eq!(outcome.unwrap_err().cause(), "connection refused");
+        // Either the first backoff (0.5-1.5 s) would end after shutdown's deadline and
+        // stops as soon as shutdown began, or it ends before, and the second attempt's
+        // backoff (1-3 s) would not fit.
+        assert!(attempts <= 2, "{attempts}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1_200),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
