@@ -242,8 +242,7 @@ mod tests {
             },
             Duration::from_secs(1),
             started + Duration::from_secs(30),
-            // Shutdown begins 100 ms in, with a deadline 1 s after that: shorter than
-            // the backoff's 2 s or more after the second attempt.
+            // Shutdown begins 100 ms in, with a deadline 1 s after that.
             || (Instant::now() >= shutdown_at).then(|| shutdown_at + Duration::from_secs(1)),
             &Notify::new(),
             &Mutex::default(),

@@ -75,7 +75,9 @@ impl<S: TraceSink> BufferedExporter<S> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut limits = pending.limits();
             change(&mut shared.sink, &mut limits);
-            *pending = PendingTraces::new(limits);
+            if limits != pending.limits() {
+                *pending = PendingTraces::new(limits);
+            }
         }
         self
     }
