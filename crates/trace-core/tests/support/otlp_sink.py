@@ -125,6 +125,12 @@ class TraceLinesHandler(RequestHandler):
         info["error"] = error
         self.writer.write({"_sink": info})
 
+    def handle_unavailable(self, headers):
+        """Records a trace request played away by `--unavailable-first`, not decoded."""
+        info = self.sink_info(headers)
+        info["status"] = 503
+        self.writer.write({"_sink": info})
+
     def handle_metrics(self, request, headers):
         pass
 
@@ -157,9 +163,7 @@ class FlakyTraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
 
     def Export(self, request, context):  # noqa: N802
         if self.unavailable.take():
-            info = self.handler.sink_info(dict(context.invocation_metadata()))
-            info["status"] = 503
-            self.handler.writer.write({"_sink": info})
+            self.handler.handle_unavailable(dict(context.invocation_metadata()))
             context.abort(grpc.StatusCode.UNAVAILABLE, "unavailable")
         return self.inner.Export(request, context)
 
@@ -189,17 +193,8 @@ class LoopbackHttpSink(HttpSink):
     def __init__(self, handler, logger, port, unavailable_first=0, retry_after=1):
         super().__init__(handler, logger, port=port, daemon=True)
         self.handler = handler
-        self.unavailable_left = unavailable_first
+        self.unavailable = UnavailableFirst(unavailable_first)
         self.retry_after = retry_after
-        self.lock = threading.Lock()
-
-    def answer_unavailable(self):
-        """Whether this trace request is one of the first `--unavailable-first`."""
-        with self.lock:
-            if self.unavailable_left <= 0:
-                return False
-            self.unavailable_left -= 1
-            return True
 
     def start(self):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self.make_request_handler())
@@ -247,10 +242,8 @@ class LoopbackHttpSink(HttpSink):
                 headers["Content-Type"] = self.headers.get("Content-Type", "")
                 body = self.read_body()
                 handle = sink.handlers.get(self.path)
-                if self.path == "/v1/traces" and sink.answer_unavailable():
-                    info = sink.handler.sink_info(headers)
-                    info["status"] = 503
-                    sink.handler.writer.write({"_sink": info})
+                if self.path == "/v1/traces" and sink.unavailable.take():
+                    sink.handler.handle_unavailable(headers)
                     retry_after = [("Retry-After", str(sink.retry_after))]
                     self.reply(503, "text/plain", b"unavailable", retry_after)
                     return
